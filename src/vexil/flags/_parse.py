@@ -1,0 +1,745 @@
+"""Reading a flag document: from plain JSON-like data to the validated model.
+
+Validation is all-or-nothing. Every problem is collected (not just the first),
+each with the path to the field, so a person can fix a document in one pass.
+Everything that could go wrong at evaluation time is caught here instead:
+unknown operators, dangling references, bad weights, bad regexes and versions.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any, TypeVar
+
+from ._errors import Problem, ValidationError
+from ._model import (
+    WEIGHT_UNITS,
+    Clause,
+    Document,
+    Flag,
+    Operator,
+    Prerequisite,
+    Rollout,
+    Rule,
+    Segment,
+    SegmentRule,
+    Serve,
+    Slice,
+    VariationType,
+)
+from ._values import is_json_value, is_number, semver_key, to_timestamp
+
+KEY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}"
+_KEY_RE = re.compile(KEY_PATTERN + r"\Z")
+FORMAT_VERSION = 1
+
+_DOC_FIELDS = ("version", "flags", "segments", "$schema")
+_FLAG_FIELDS = (
+    "name",
+    "description",
+    "tags",
+    "temporary",
+    "client_side",
+    "metadata",
+    "type",
+    "variations",
+    "on",
+    "off_variation",
+    "default",
+    "targets",
+    "rules",
+    "prerequisites",
+)
+_RULE_FIELDS = ("id", "description", "clauses", "serve")
+_SEGMENT_RULE_FIELDS = ("id", "description", "clauses")
+_CLAUSE_FIELDS = ("attribute", "op", "values", "negate")
+_SEGMENT_FIELDS = ("name", "description", "included", "excluded", "rules")
+_ROLLOUT_FIELDS = ("rollout", "bucket_by", "seed", "experiment")
+
+# Spellings people reach for from other tools, and what Vexil calls them.
+_OPERATOR_HINTS = {
+    "==": "in",
+    "eq": "in",
+    "equals": "in",
+    "is": "in",
+    "one_of": "in",
+    "not_in": "in (with negate: true)",
+    "regex": "matches",
+    "startswith": "starts_with",
+    "endswith": "ends_with",
+    "<": "lt",
+    "<=": "lte",
+    ">": "gt",
+    ">=": "gte",
+    "in_segment": "segment",
+    "segment_match": "segment",
+}
+
+_STRING_OPS = {Operator.CONTAINS, Operator.STARTS_WITH, Operator.ENDS_WITH, Operator.MATCHES}
+_NUMBER_OPS = {Operator.LT, Operator.LTE, Operator.GT, Operator.GTE}
+_SEMVER_OPS = {
+    Operator.SEMVER_EQ,
+    Operator.SEMVER_LT,
+    Operator.SEMVER_LTE,
+    Operator.SEMVER_GT,
+    Operator.SEMVER_GTE,
+}
+_DATE_OPS = {Operator.BEFORE, Operator.AFTER}
+
+T = TypeVar("T")
+
+
+def did_you_mean(word: str, choices: Iterable[str]) -> str:
+    close = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return f" (did you mean '{close[0]}'?)" if close else ""
+
+
+class _Reader:
+    """Collects problems while walking a document, so that all are reported at once."""
+
+    def __init__(self) -> None:
+        self.problems: list[Problem] = []
+
+    def add(self, path: str, message: str) -> None:
+        self.problems.append(Problem(path, message))
+
+    def mapping(
+        self, data: Any, path: str, fields: Iterable[str], required: Iterable[str] = ()
+    ) -> Mapping[str, Any] | None:
+        if not isinstance(data, Mapping):
+            self.add(path, f"must be a mapping, not {_type_name(data)}")
+            return None
+        allowed = tuple(fields)
+        for name in data:
+            if name not in allowed:
+                self.add(_join(path, str(name)), "unknown field" + did_you_mean(str(name), allowed))
+        for name in required:
+            if name not in data:
+                self.add(_join(path, name), "is required")
+        return data
+
+    def text(self, data: Mapping[str, Any], name: str, path: str, default: str = "") -> str:
+        value = data.get(name, default)
+        if not isinstance(value, str):
+            self.add(_join(path, name), f"must be a string, not {_type_name(value)}")
+            return default
+        return value
+
+    def flag(self, data: Mapping[str, Any], name: str, path: str, default: bool) -> bool:
+        value = data.get(name, default)
+        if not isinstance(value, bool):
+            self.add(_join(path, name), f"must be true or false, not {_type_name(value)}")
+            return default
+        return value
+
+    def items(self, data: Any, path: str) -> list[Any]:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            self.add(path, f"must be a list, not {_type_name(data)}")
+            return []
+        return data
+
+    def strings(self, data: Any, path: str) -> tuple[str, ...]:
+        out = []
+        for i, item in enumerate(self.items(data, path)):
+            if isinstance(item, str):
+                out.append(item)
+            else:
+                self.add(f"{path}[{i}]", f"must be a string, not {_type_name(item)}")
+        return tuple(out)
+
+    def key(self, key: Any, path: str, what: str) -> bool:
+        if isinstance(key, str) and _KEY_RE.match(key):
+            return True
+        self.add(
+            path,
+            f"invalid {what} key {key!r}: use 1-200 letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+        )
+        return False
+
+    def raise_if_any(self) -> None:
+        if self.problems:
+            raise ValidationError(self.problems)
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if is_number(value):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    return type(value).__name__
+
+
+# ---------------------------------------------------------------- documents
+
+
+def parse_document(data: Any) -> Document:
+    """Validate a whole document (already decoded from YAML or JSON) into the model.
+
+    Raises ``ValidationError`` listing every problem; nothing is half-accepted.
+    """
+    r = _Reader()
+    doc = r.mapping(data, "", _DOC_FIELDS)
+    if doc is None:
+        r.raise_if_any()
+        raise AssertionError("unreachable")
+    version = doc.get("version", FORMAT_VERSION)
+    if version != FORMAT_VERSION:
+        r.add("version", f"unsupported format version {version!r}; this Vexil reads version 1")
+    flags = _parse_all(r, doc.get("flags"), "flags", _read_flag)
+    segments = _parse_all(r, doc.get("segments"), "segments", _read_segment)
+    if not r.problems:
+        # References are only checked on an otherwise sound document: a flag that
+        # failed validation would show up again as a spurious "unknown flag".
+        r.problems.extend(check_references(flags, segments))
+    r.raise_if_any()
+    return Document(flags=flags, segments=segments, version=FORMAT_VERSION)
+
+
+def _parse_all(
+    r: _Reader, data: Any, path: str, read: Callable[[_Reader, str, Any, str], T | None]
+) -> dict[str, T]:
+    out: dict[str, T] = {}
+    if data is None:
+        return out
+    if not isinstance(data, Mapping):
+        r.add(path, f"must be a mapping of keys to definitions, not {_type_name(data)}")
+        return out
+    for key, body in data.items():
+        item_path = f"{path}.{key}"
+        if r.key(key, item_path, path[:-1]):
+            item = read(r, key, body, item_path)
+            if item is not None:
+                out[key] = item
+    return out
+
+
+def parse_flag(key: str, data: Any) -> Flag:
+    """Validate one flag on its own (references to other flags and segments unchecked)."""
+    r = _Reader()
+    path = f"flags.{key}"
+    flag = _read_flag(r, key, data, path) if r.key(key, path, "flag") else None
+    r.raise_if_any()
+    assert flag is not None
+    return flag
+
+
+def parse_segment(key: str, data: Any) -> Segment:
+    """Validate one segment on its own (references to other segments unchecked)."""
+    r = _Reader()
+    path = f"segments.{key}"
+    segment = _read_segment(r, key, data, path) if r.key(key, path, "segment") else None
+    r.raise_if_any()
+    assert segment is not None
+    return segment
+
+
+# -------------------------------------------------------------------- flags
+
+
+def _read_flag(r: _Reader, key: str, data: Any, path: str) -> Flag | None:
+    body = r.mapping(data, path, _FLAG_FIELDS, required=("variations",))
+    if body is None:
+        return None
+    before = len(r.problems)
+    vtype, variations = _read_variations(r, body, path)
+    names = tuple(variations)
+
+    def variation(value: Any, at: str) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, str) and value in variations:
+            return value
+        r.add(at, f"unknown variation {value!r}" + _choices(value, names))
+        return None
+
+    off = variation(body.get("off_variation"), _join(path, "off_variation"))
+    default = _read_serve(r, body.get("default"), _join(path, "default"), variation, names)
+    flag = Flag(
+        key=key,
+        type=vtype,
+        variations=variations,
+        on=r.flag(body, "on", path, True),
+        off_variation=off,
+        default=default,
+        targets=_read_targets(r, body.get("targets"), _join(path, "targets"), variation),
+        rules=_read_rules(r, body.get("rules"), _join(path, "rules"), variation, names),
+        prerequisites=_read_prerequisites(
+            r, body.get("prerequisites"), _join(path, "prerequisites")
+        ),
+        name=r.text(body, "name", path, key),
+        description=r.text(body, "description", path),
+        tags=r.strings(body.get("tags"), _join(path, "tags")),
+        temporary=r.flag(body, "temporary", path, True),
+        client_side=r.flag(body, "client_side", path, False),
+        metadata=_read_metadata(r, body.get("metadata"), _join(path, "metadata")),
+    )
+    return flag if len(r.problems) == before else None
+
+
+def _choices(value: Any, names: Iterable[str]) -> str:
+    names = tuple(names)
+    hint = did_you_mean(value, names) if isinstance(value, str) else ""
+    return hint or f" (variations: {', '.join(names)})"
+
+
+def _read_variations(
+    r: _Reader, body: Mapping[str, Any], path: str
+) -> tuple[VariationType, dict[str, Any]]:
+    at = _join(path, "variations")
+    data = body.get("variations")
+    declared = body.get("type")
+    vtype: VariationType | None = None
+    if declared is not None:
+        try:
+            vtype = VariationType(declared)
+        except ValueError:
+            r.add(
+                _join(path, "type"),
+                f"unknown type {declared!r}: use one of boolean, string, number, json",
+            )
+    if not isinstance(data, Mapping) or not data:
+        if data is not None:
+            r.add(at, "must be a non-empty mapping of variation names to values")
+        return vtype or VariationType.BOOLEAN, {}
+    variations: dict[str, Any] = {}
+    for name, value in data.items():
+        vpath = f"{at}.{name}"
+        if not isinstance(name, str) or not name.strip() or len(name) > 100:
+            r.add(vpath, "a variation name must be a non-empty string of up to 100 characters")
+            continue
+        found = _value_type(value)
+        if found is None:
+            r.add(
+                vpath,
+                f"{_type_name(value)} is not a variation value (boolean, string, number or JSON)",
+            )
+            continue
+        if vtype is None:
+            vtype = found
+        elif found is not vtype:
+            r.add(vpath, f"is {_type_name(value)}, but the flag's variations are of type {vtype}")
+            continue
+        variations[name] = value
+    return vtype or VariationType.BOOLEAN, variations
+
+
+def _value_type(value: Any) -> VariationType | None:
+    if isinstance(value, bool):
+        return VariationType.BOOLEAN
+    if isinstance(value, str):
+        return VariationType.STRING
+    if is_number(value):
+        return VariationType.NUMBER
+    if isinstance(value, dict | list) and is_json_value(value):
+        return VariationType.JSON
+    return None
+
+
+VariationRef = Callable[[Any, str], "str | None"]
+
+
+def _read_serve(
+    r: _Reader, data: Any, path: str, variation: VariationRef, names: tuple[str, ...]
+) -> Serve | None:
+    if data is None:
+        return None
+    if isinstance(data, str):
+        return variation(data, path)
+    if isinstance(data, Mapping) and "variation" in data:
+        if len(data) > 1:
+            r.add(path, "serve either a variation or a rollout, not both")
+        return variation(data["variation"], _join(path, "variation"))
+    body = r.mapping(data, path, (*_ROLLOUT_FIELDS, "variation"), required=("rollout",))
+    if body is None or "rollout" not in body:
+        return None
+    return _read_rollout(r, body, path, variation)
+
+
+def _read_rollout(
+    r: _Reader, body: Mapping[str, Any], path: str, variation: VariationRef
+) -> Rollout | None:
+    at = _join(path, "rollout")
+    slices: list[Slice] = []
+    seen: set[str] = set()
+    for i, item in enumerate(r.items(body["rollout"], at)):
+        ipath = f"{at}[{i}]"
+        s = r.mapping(item, ipath, ("variation", "weight"), required=("variation", "weight"))
+        if s is None or "variation" not in s or "weight" not in s:
+            continue
+        name = variation(s["variation"], _join(ipath, "variation"))
+        units = _weight_units(r, s["weight"], _join(ipath, "weight"))
+        if name is not None and name in seen:
+            r.add(_join(ipath, "variation"), f"variation {name!r} appears twice in the rollout")
+        elif name is not None and units is not None:
+            seen.add(name)
+            slices.append(Slice(name, units))
+    total = sum(s.weight for s in slices)
+    if slices and len(slices) == len(r.items(body["rollout"], at)) and total != WEIGHT_UNITS:
+        r.add(at, f"weights sum to {total / 1000:g}%, not 100%")
+    if not slices and not r.items(body["rollout"], at):
+        r.add(at, "a rollout needs at least one variation")
+    bucket_by = r.text(body, "bucket_by", path, "key")
+    if not bucket_by:
+        r.add(_join(path, "bucket_by"), "must name an attribute")
+    seed = body.get("seed")
+    if (seed is not None and not isinstance(seed, str | int)) or isinstance(seed, bool):
+        r.add(_join(path, "seed"), "must be a string or an integer")
+        seed = None
+    return Rollout(
+        slices=tuple(slices),
+        bucket_by=bucket_by or "key",
+        seed=None if seed is None else str(seed),
+        experiment=r.flag(body, "experiment", path, False),
+    )
+
+
+def _weight_units(r: _Reader, weight: Any, path: str) -> int | None:
+    if not is_number(weight) or weight < 0 or weight > 100:
+        r.add(path, f"must be a percentage from 0 to 100, not {weight!r}")
+        return None
+    units = round(weight * 1000)
+    if abs(weight * 1000 - units) > 1e-6:
+        r.add(path, f"{weight!r} is finer than the 0.001% resolution of rollouts")
+        return None
+    return int(units)
+
+
+def _read_targets(
+    r: _Reader, data: Any, path: str, variation: VariationRef
+) -> dict[str, tuple[str, ...]]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        r.add(path, "must be a mapping of variation names to lists of context keys")
+        return {}
+    out: dict[str, tuple[str, ...]] = {}
+    owner: dict[str, str] = {}
+    for name, keys in data.items():
+        vpath = f"{path}.{name}"
+        resolved = variation(name, vpath)
+        values = r.strings(keys, vpath)
+        for k in values:
+            if k in owner and owner[k] != name:
+                r.add(vpath, f"context key {k!r} is also targeted to {owner[k]!r}")
+            owner[k] = name
+        if resolved is not None and values:
+            out[resolved] = tuple(dict.fromkeys(values))
+    return out
+
+
+def _read_rules(
+    r: _Reader, data: Any, path: str, variation: VariationRef, names: tuple[str, ...]
+) -> tuple[Rule, ...]:
+    rules: list[Rule] = []
+    ids: set[str] = set()
+    for i, item in enumerate(r.items(data, path)):
+        rpath = f"{path}[{i}]"
+        body = r.mapping(item, rpath, _RULE_FIELDS, required=("serve",))
+        if body is None:
+            continue
+        rule_id = _rule_id(r, body, rpath, i, ids)
+        serve = _read_serve(r, body.get("serve"), _join(rpath, "serve"), variation, names)
+        clauses = _read_clauses(r, body.get("clauses"), _join(rpath, "clauses"))
+        if serve is not None:
+            rules.append(Rule(rule_id, clauses, serve, r.text(body, "description", rpath)))
+    return tuple(rules)
+
+
+def _rule_id(r: _Reader, body: Mapping[str, Any], path: str, index: int, ids: set[str]) -> str:
+    rule_id = body.get("id", f"rule-{index + 1}")
+    if not isinstance(rule_id, str) or not rule_id:
+        r.add(_join(path, "id"), "must be a non-empty string")
+        rule_id = f"rule-{index + 1}"
+    if rule_id in ids:
+        r.add(_join(path, "id"), f"duplicate rule id {rule_id!r}")
+    ids.add(rule_id)
+    return rule_id
+
+
+def _read_clauses(r: _Reader, data: Any, path: str) -> tuple[Clause, ...]:
+    out = []
+    for i, item in enumerate(r.items(data, path)):
+        clause = _read_clause(r, item, f"{path}[{i}]")
+        if clause is not None:
+            out.append(clause)
+    return tuple(out)
+
+
+def _read_clause(r: _Reader, data: Any, path: str) -> Clause | None:
+    body = r.mapping(data, path, _CLAUSE_FIELDS, required=("op",))
+    if body is None or "op" not in body:
+        return None
+    op_name = body["op"]
+    try:
+        op = Operator(op_name)
+    except ValueError:
+        hint = _OPERATOR_HINTS.get(str(op_name))
+        msg = f" (did you mean '{hint}'?)" if hint else did_you_mean(str(op_name), list(Operator))
+        r.add(_join(path, "op"), f"unknown operator {op_name!r}{msg}")
+        return None
+    attribute = body.get("attribute", "key" if op is Operator.SEGMENT else None)
+    if op is not Operator.SEGMENT and (not isinstance(attribute, str) or not attribute):
+        r.add(
+            _join(path, "attribute"),
+            "must name a context attribute, such as 'plan' or 'address.country'",
+        )
+        return None
+    if isinstance(attribute, str) and "" in attribute.split("."):
+        r.add(_join(path, "attribute"), f"{attribute!r} has an empty part in its path")
+        return None
+    raw = body.get("values", [])
+    checked = _check_values(
+        r, op, list(raw) if isinstance(raw, list) else [raw], _join(path, "values")
+    )
+    if checked is None:
+        return None
+    negate = r.flag(body, "negate", path, False)
+    return Clause(str(attribute), op, tuple(checked), negate)
+
+
+def _check_values(r: _Reader, op: Operator, values: list[Any], path: str) -> list[Any] | None:
+    if op is Operator.EXISTS:
+        if values:
+            r.add(path, "'exists' takes no values")
+            return None
+        return values
+    if not values:
+        r.add(path, f"'{op}' needs at least one value")
+        return None
+    ok = True
+    for i, value in enumerate(values):
+        problem = _value_problem(op, value)
+        if problem:
+            r.add(f"{path}[{i}]", problem)
+            ok = False
+    return values if ok else None
+
+
+def _value_problem(op: Operator, value: Any) -> str | None:
+    if op is Operator.IN:
+        if isinstance(value, str | bool) or is_number(value):
+            return None
+        return f"'in' compares with strings, numbers and booleans, not {_type_name(value)}"
+    if op in _STRING_OPS or op is Operator.SEGMENT:
+        if not isinstance(value, str):
+            return f"'{op}' needs strings, not {_type_name(value)}"
+        if op is Operator.MATCHES:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                return f"invalid regular expression {value!r}: {exc}"
+        return None
+    if op in _NUMBER_OPS:
+        return None if is_number(value) else f"'{op}' needs numbers, not {_type_name(value)}"
+    if op in _SEMVER_OPS:
+        if isinstance(value, str) and semver_key(value) is not None:
+            return None
+        return f"{value!r} is not a semantic version such as '1.4.0' or '2.0.0-rc.1'"
+    if op in _DATE_OPS:
+        if not isinstance(value, bool) and to_timestamp(value) is not None:
+            return None
+        return f"{value!r} is neither an ISO-8601 datetime nor Unix seconds"
+    return None
+
+
+def _read_prerequisites(r: _Reader, data: Any, path: str) -> tuple[Prerequisite, ...]:
+    out: list[Prerequisite] = []
+    seen: set[str] = set()
+    for i, item in enumerate(r.items(data, path)):
+        ipath = f"{path}[{i}]"
+        body = r.mapping(item, ipath, ("flag", "variation"), required=("flag", "variation"))
+        if body is None or "flag" not in body or "variation" not in body:
+            continue
+        flag, variation = body["flag"], body["variation"]
+        if not isinstance(flag, str) or not isinstance(variation, str):
+            r.add(ipath, "flag and variation must be strings")
+        elif flag in seen:
+            r.add(_join(ipath, "flag"), f"{flag!r} is already a prerequisite")
+        else:
+            seen.add(flag)
+            out.append(Prerequisite(flag, variation))
+    return tuple(out)
+
+
+def _read_metadata(r: _Reader, data: Any, path: str) -> dict[str, str | int | float | bool]:
+    if data is None:
+        return {}
+    if not isinstance(data, Mapping):
+        r.add(path, "must be a mapping of names to strings, numbers or booleans")
+        return {}
+    out: dict[str, str | int | float | bool] = {}
+    for name, value in data.items():
+        if isinstance(value, str | bool) or is_number(value):
+            out[str(name)] = value
+        else:
+            r.add(f"{path}.{name}", f"must be a string, number or boolean, not {_type_name(value)}")
+    return out
+
+
+# ----------------------------------------------------------------- segments
+
+
+def _read_segment(r: _Reader, key: str, data: Any, path: str) -> Segment | None:
+    body = r.mapping(data, path, _SEGMENT_FIELDS)
+    if body is None:
+        return None
+    before = len(r.problems)
+    included = r.strings(body.get("included"), _join(path, "included"))
+    excluded = r.strings(body.get("excluded"), _join(path, "excluded"))
+    both = sorted(set(included) & set(excluded))
+    if both:
+        r.add(_join(path, "excluded"), f"keys both included and excluded: {', '.join(both)}")
+    rules: list[SegmentRule] = []
+    ids: set[str] = set()
+    rpath = _join(path, "rules")
+    for i, item in enumerate(r.items(body.get("rules"), rpath)):
+        ipath = f"{rpath}[{i}]"
+        rule = r.mapping(item, ipath, _SEGMENT_RULE_FIELDS, required=("clauses",))
+        if rule is not None:
+            rule_id = _rule_id(r, rule, ipath, i, ids)
+            clauses = _read_clauses(r, rule.get("clauses"), _join(ipath, "clauses"))
+            rules.append(SegmentRule(rule_id, clauses, r.text(rule, "description", ipath)))
+    segment = Segment(
+        key=key,
+        included=tuple(dict.fromkeys(included)),
+        excluded=tuple(dict.fromkeys(excluded)),
+        rules=tuple(rules),
+        name=r.text(body, "name", path, key),
+        description=r.text(body, "description", path),
+    )
+    return segment if len(r.problems) == before else None
+
+
+# --------------------------------------------------------------- references
+
+
+def check_references(
+    flags: Mapping[str, Flag],
+    segments: Mapping[str, Segment],
+    changed_flags: Iterable[str] | None = None,
+    changed_segments: Iterable[str] | None = None,
+) -> list[Problem]:
+    """Problems with prerequisites and segment references.
+
+    By default every flag and segment is checked. Given ``changed_*``, only what
+    those changes can break is checked, so that replacing one flag in a large
+    ruleset stays cheap.
+    """
+    problems: list[Problem] = []
+    flag_keys = list(flags) if changed_flags is None else [k for k in changed_flags if k in flags]
+    seg_keys = (
+        list(segments)
+        if changed_segments is None
+        else [k for k in changed_segments if k in segments]
+    )
+    for key in flag_keys:
+        flag = flags[key]
+        problems.extend(_prerequisite_problems(flag, flags))
+        for i, rule in enumerate(flag.rules):
+            problems.extend(
+                _segment_ref_problems(rule.clauses, segments, f"flags.{key}.rules[{i}]")
+            )
+        cycle = _find_cycle(
+            key,
+            lambda k: [p.flag for p in flags[k].prerequisites if p.flag in flags and p.flag != k],
+        )
+        if cycle:
+            problems.append(
+                Problem(f"flags.{key}.prerequisites", "prerequisite cycle: " + " -> ".join(cycle))
+            )
+    for key in seg_keys:
+        for i, srule in enumerate(segments[key].rules):
+            problems.extend(
+                _segment_ref_problems(srule.clauses, segments, f"segments.{key}.rules[{i}]")
+            )
+        cycle = _find_cycle(key, lambda k: _segment_refs(segments[k], segments))
+        if cycle:
+            problems.append(
+                Problem(f"segments.{key}.rules", "segment cycle: " + " -> ".join(cycle))
+            )
+    return problems
+
+
+def _prerequisite_problems(flag: Flag, flags: Mapping[str, Flag]) -> list[Problem]:
+    problems = []
+    for i, pre in enumerate(flag.prerequisites):
+        path = f"flags.{flag.key}.prerequisites[{i}]"
+        other = flags.get(pre.flag)
+        if pre.flag == flag.key:
+            problems.append(Problem(_join(path, "flag"), "a flag cannot be its own prerequisite"))
+        elif other is None:
+            problems.append(
+                Problem(
+                    _join(path, "flag"),
+                    f"unknown flag {pre.flag!r}" + did_you_mean(pre.flag, flags),
+                )
+            )
+        elif pre.variation not in other.variations:
+            problems.append(
+                Problem(
+                    _join(path, "variation"),
+                    f"flag {pre.flag!r} has no variation {pre.variation!r}"
+                    + _choices(pre.variation, other.variations),
+                )
+            )
+    return problems
+
+
+def _segment_ref_problems(
+    clauses: Iterable[Clause], segments: Mapping[str, Segment], path: str
+) -> list[Problem]:
+    problems = []
+    for j, clause in enumerate(clauses):
+        if clause.op is Operator.SEGMENT:
+            for k, name in enumerate(clause.values):
+                if name not in segments:
+                    problems.append(
+                        Problem(
+                            f"{path}.clauses[{j}].values[{k}]",
+                            f"unknown segment {name!r}" + did_you_mean(name, segments),
+                        )
+                    )
+    return problems
+
+
+def _segment_refs(segment: Segment, segments: Mapping[str, Segment]) -> list[str]:
+    return [
+        name
+        for rule in segment.rules
+        for clause in rule.clauses
+        if clause.op is Operator.SEGMENT
+        for name in clause.values
+        if name in segments
+    ]
+
+
+def _find_cycle(start: str, edges: Callable[[str], list[str]]) -> list[str] | None:
+    """A path from ``start`` back to itself, if there is one (depth-first, iterative)."""
+    stack: list[tuple[str, list[str]]] = [(start, [start])]
+    seen: set[str] = set()
+    while stack:
+        node, trail = stack.pop()
+        for nxt in edges(node):
+            if nxt == start:
+                return [*trail, start]
+            if nxt not in seen:
+                seen.add(nxt)
+                stack.append((nxt, [*trail, nxt]))
+    return None

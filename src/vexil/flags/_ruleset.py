@@ -1,0 +1,195 @@
+"""A ruleset: the compiled flags and segments of one environment, ready to evaluate.
+
+A ruleset is immutable, so any number of threads may evaluate with it while
+another builds its successor. ``with_flag`` and friends return a new ruleset that
+shares every compiled flag but the changed one: replacing one flag among ten
+thousand compiles that one flag only.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from ._compile import CompiledFlag, CompiledSegment
+from ._detail import ErrorKind, EvaluationDetail, error_detail
+from ._dump import dump_document
+from ._errors import Problem, ValidationError
+from ._explain import Explanation, explain_flag
+from ._loader import load_data, read_data
+from ._model import Document, Flag, Segment
+from ._parse import check_references, parse_document, parse_flag, parse_segment
+
+
+class Ruleset:
+    """The evaluator: ``ruleset.evaluate("new-checkout", {"key": "u-1"})``."""
+
+    __slots__ = ("compiled_flags", "compiled_segments", "document")
+
+    def __init__(self, document: Document | None = None) -> None:
+        self.document = document or Document(flags={}, segments={})
+        self.compiled_flags: dict[str, CompiledFlag] = {
+            k: CompiledFlag(f) for k, f in self.document.flags.items()
+        }
+        self.compiled_segments: dict[str, CompiledSegment] = {
+            k: CompiledSegment(s) for k, s in self.document.segments.items()
+        }
+
+    # ---------------------------------------------------------------- building
+
+    @classmethod
+    def from_data(cls, data: Any) -> Ruleset:
+        """From a decoded document (dicts and lists, as from ``json.loads``)."""
+        return cls(parse_document(data))
+
+    @classmethod
+    def from_text(cls, text: str | bytes, *, format: str | None = None) -> Ruleset:
+        """From YAML or JSON text; ``format`` ("yaml" or "json") is guessed when omitted."""
+        return cls(parse_document(read_data(text, format=format)))
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> Ruleset:
+        return cls(parse_document(load_data(path)))
+
+    def with_flag(self, key: str, data: Any) -> Ruleset:
+        """A copy in which flag ``key`` is added or replaced by ``data`` (document form).
+
+        Raises ``ValidationError`` if the flag, or what depends on it, would be broken.
+        """
+        flag = data if isinstance(data, Flag) else parse_flag(key, data)
+        flags = {**self.document.flags, key: flag}
+        problems = check_references(flags, self.document.segments, changed_flags=[key])
+        old = self.document.flags.get(key)
+        if old is None or set(old.variations) != set(flag.variations):
+            problems += check_references(
+                flags, self.document.segments, changed_flags=self._dependents(key)
+            )
+        _raise(problems)
+        return self._derive(flags, self.document.segments, {key: CompiledFlag(flag)}, {})
+
+    def without_flag(self, key: str) -> Ruleset:
+        if key not in self.document.flags:
+            return self
+        users = self._dependents(key)
+        if users:
+            _raise([Problem(f"flags.{key}", f"is a prerequisite of {', '.join(sorted(users))}")])
+        flags = {k: f for k, f in self.document.flags.items() if k != key}
+        return self._derive(flags, self.document.segments, {}, {}, drop_flag=key)
+
+    def with_segment(self, key: str, data: Any) -> Ruleset:
+        segment = data if isinstance(data, Segment) else parse_segment(key, data)
+        segments = {**self.document.segments, key: segment}
+        _raise(
+            check_references(
+                self.document.flags, segments, changed_flags=(), changed_segments=[key]
+            )
+        )
+        return self._derive(self.document.flags, segments, {}, {key: CompiledSegment(segment)})
+
+    def without_segment(self, key: str) -> Ruleset:
+        if key not in self.document.segments:
+            return self
+        segments = {k: s for k, s in self.document.segments.items() if k != key}
+        problems = check_references(self.document.flags, segments)
+        _raise(problems)
+        return self._derive(self.document.flags, segments, {}, {}, drop_segment=key)
+
+    def _dependents(self, key: str) -> list[str]:
+        return [
+            k for k, f in self.document.flags.items() if any(p.flag == key for p in f.prerequisites)
+        ]
+
+    def _derive(
+        self,
+        flags: Mapping[str, Flag],
+        segments: Mapping[str, Segment],
+        new_flags: dict[str, CompiledFlag],
+        new_segments: dict[str, CompiledSegment],
+        drop_flag: str | None = None,
+        drop_segment: str | None = None,
+    ) -> Ruleset:
+        out = Ruleset.__new__(Ruleset)
+        out.document = replace(self.document, flags=flags, segments=segments)
+        out.compiled_flags = {**self.compiled_flags, **new_flags}
+        out.compiled_segments = {**self.compiled_segments, **new_segments}
+        out.compiled_flags.pop(drop_flag or "", None)
+        out.compiled_segments.pop(drop_segment or "", None)
+        return out
+
+    # -------------------------------------------------------------- evaluating
+
+    def evaluate(
+        self, key: str, context: Mapping[str, Any], default: Any = None
+    ) -> EvaluationDetail[Any]:
+        """Evaluate flag ``key`` for ``context``. Never raises.
+
+        With a ``default``, a flag of another type gives TYPE_MISMATCH, and the
+        default stands in wherever the flag has nothing to serve.
+        """
+        compiled = self.compiled_flags.get(key)
+        if compiled is None:
+            return error_detail(ErrorKind.FLAG_NOT_FOUND, f"no flag {key!r}", default)
+        if default is not None and not compiled.accepts(default):
+            return error_detail(
+                ErrorKind.TYPE_MISMATCH,
+                f"flag {key!r} is of type {compiled.flag.type},"
+                f" the default is {type(default).__name__}",
+                default,
+            )
+        if context.__class__ is not dict and not isinstance(context, Mapping):
+            return error_detail(ErrorKind.INVALID_CONTEXT, "the context must be a mapping", default)
+        try:
+            detail = compiled.evaluate(context, self)
+        except Exception as exc:  # evaluation must never raise into the caller
+            return error_detail(ErrorKind.GENERAL, f"evaluating {key!r} failed: {exc!r}", default)
+        if detail.value is None and default is not None:
+            return replace(detail, value=default)
+        return detail
+
+    def evaluate_all(self, context: Mapping[str, Any]) -> dict[str, EvaluationDetail[Any]]:
+        """Every flag's detail for one context."""
+        evaluate = self.evaluate
+        return {key: evaluate(key, context) for key in self.compiled_flags}
+
+    def explain(self, key: str, context: Mapping[str, Any]) -> Explanation:
+        """Why ``evaluate(key, context)`` gives what it gives, step by step."""
+        compiled = self.compiled_flags.get(key)
+        if compiled is None or not isinstance(context, Mapping):
+            return Explanation(key, self.evaluate(key, context))
+        try:
+            return explain_flag(compiled, context, self)
+        except Exception:
+            return Explanation(key, self.evaluate(key, context))
+
+    # --------------------------------------------------------------- reading
+
+    @property
+    def flags(self) -> Mapping[str, Flag]:
+        return self.document.flags
+
+    @property
+    def segments(self) -> Mapping[str, Segment]:
+        return self.document.segments
+
+    def __len__(self) -> int:
+        return len(self.compiled_flags)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.compiled_flags)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self.compiled_flags
+
+    def to_data(self) -> dict[str, Any]:
+        """The document form (what ``from_data`` reads back)."""
+        return dump_document(self.document)
+
+    def __repr__(self) -> str:
+        return f"<Ruleset {len(self.document.flags)} flags, {len(self.document.segments)} segments>"
+
+
+def _raise(problems: list[Problem]) -> None:
+    if problems:
+        raise ValidationError(problems)
