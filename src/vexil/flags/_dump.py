@@ -6,6 +6,7 @@ hand-written document stays close to what its author wrote.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from ._model import Clause, Document, Flag, Rollout, Segment, Serve
@@ -29,7 +30,8 @@ def dump_flag(flag: Flag) -> dict[str, Any]:
     _put(out, "client_side", flag.client_side, False)
     _put(out, "metadata", dict(flag.metadata), {})
     out["type"] = flag.type.value
-    out["variations"] = dict(flag.variations)
+    # JSON values are copied, so that changing the output cannot change the flag.
+    out["variations"] = copy.deepcopy(dict(flag.variations))
     out["on"] = flag.on
     _put(out, "off_variation", flag.off_variation, None)
     _put(

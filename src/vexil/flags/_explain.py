@@ -12,9 +12,10 @@ from dataclasses import dataclass, field
 from typing import Any, cast
 
 from ._bucketing import bucket, bucket_value
-from ._compile import CompiledFlag, CompiledRollout, Env, getter
+from ._clauses import getter
+from ._compile import CompiledFlag, CompiledRollout, Env, own_copy
 from ._detail import EvaluationDetail, Reason
-from ._model import Clause, Operator
+from ._model import Clause, Operator, VariationType
 
 Detail = EvaluationDetail[Any]
 
@@ -93,7 +94,7 @@ class _Walk:
         if found is not None:
             return found
         for rule, model in zip(c.rules, flag.rules, strict=True):
-            if self._rule_matches(rule.clauses, model.clauses, model.id):
+            if self._rule_matches(rule.predicates(), model.clauses, model.id):
                 return self._split(rule.rollout) if rule.rollout else cast(Detail, rule.fixed)
         self.step("default", "no target or rule matched: the default serve applies")
         if c.default_rollout is not None:
@@ -105,7 +106,8 @@ class _Walk:
         if not self.compiled.targets:
             return None
         key = self.ctx.get("key")
-        hit = self.compiled.targets.get(key) if isinstance(key, str) else None
+        # As in evaluation: only a plain str is looked up (not a str subclass).
+        hit = self.compiled.targets.get(key) if key.__class__ is str else None
         message = (
             f"context key {key!r} is individually targeted"
             if hit
@@ -159,4 +161,6 @@ def _describe(clause: Clause, ctx: Mapping[str, Any]) -> str:
 def explain_flag(compiled: CompiledFlag, ctx: Mapping[str, Any], env: Env) -> Explanation:
     walk = _Walk(compiled, ctx, env)
     detail = walk.run()
+    if compiled.flag.type is VariationType.JSON:
+        detail = own_copy(detail)  # as evaluation does
     return Explanation(compiled.flag.key, detail, tuple(walk.steps), walk.bucket)

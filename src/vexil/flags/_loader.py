@@ -20,6 +20,10 @@ from ._errors import Problem, ValidationError
 
 _Base: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _BOOL = "tag:yaml.org,2002:bool"
+#: YAML 1.1 also reads unquoted dates as date objects, which no document field takes:
+#: as in YAML 1.2 they stay strings (ISO-8601 text, which ``before``/``after`` read).
+_TIMESTAMP = "tag:yaml.org,2002:timestamp"
+_MERGE = "tag:yaml.org,2002:merge"
 
 
 class _Loader(_Base):  # type: ignore[misc]
@@ -27,7 +31,7 @@ class _Loader(_Base):  # type: ignore[misc]
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, rx) for tag, rx in resolvers if tag != _BOOL]
+    first: [(tag, rx) for tag, rx in resolvers if tag not in (_BOOL, _TIMESTAMP)]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
 _Loader.add_implicit_resolver(
@@ -36,13 +40,23 @@ _Loader.add_implicit_resolver(
 
 
 def _construct_mapping(loader: Any, node: yaml.MappingNode) -> dict[Any, Any]:
+    own = sum(1 for key_node, _ in node.value if key_node.tag != _MERGE)
     loader.flatten_mapping(node)
+    # Pairs merged in with "<<" come first; the mapping's own keys may override them.
+    merged = len(node.value) - own
     out: dict[Any, Any] = {}
-    for key_node, value_node in node.value:
+    seen: set[Any] = set()
+    for i, (key_node, value_node) in enumerate(node.value):
         key = loader.construct_object(key_node, deep=True)
-        if key in out:
-            line = key_node.start_mark.line + 1
+        line = key_node.start_mark.line + 1
+        try:
+            repeated = key in seen
+        except TypeError:  # a list or mapping as a key
+            raise ValidationError([Problem("", f"line {line}: unhashable key {key!r}")]) from None
+        if repeated:
             raise ValidationError([Problem("", f"line {line}: duplicate key {key!r}")])
+        if i >= merged:
+            seen.add(key)
         out[key] = loader.construct_object(value_node, deep=True)
     return out
 
@@ -51,18 +65,28 @@ _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _constru
 
 
 def _unique_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    for key, value in pairs:
-        if key in out:
-            raise ValidationError([Problem("", f"duplicate key {key!r}")])
-        out[key] = value
+    out = dict(pairs)
+    if len(out) != len(pairs):  # rare: only then look for the culprit
+        raise ValidationError([Problem("", f"duplicate key {_first_repeated(pairs)!r}")])
     return out
+
+
+def _first_repeated(pairs: list[tuple[str, Any]]) -> str:
+    seen: set[str] = set()
+    for key, _ in pairs:
+        if key in seen:
+            return key
+        seen.add(key)
+    raise AssertionError("no repeated key")
 
 
 def read_data(text: str | bytes, *, format: str | None = None) -> Any:
     """Decode YAML or JSON text into plain data. ``format`` is guessed when omitted."""
     if isinstance(text, bytes):
-        text = text.decode("utf-8-sig")
+        try:
+            text = text.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            raise ValidationError([Problem("", f"not UTF-8 text: {exc}")]) from exc
     if format is None:
         format = "json" if text.lstrip()[:1] in ("{", "[") else "yaml"
     if format == "json":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._model import Operator
@@ -27,12 +27,20 @@ def compile_test(op: Operator, values: tuple[Any, ...]) -> Test:
     return factory(values)
 
 
+def lookup(values: Iterable[Any]) -> tuple[Any, ...] | frozenset[Any]:
+    """A container for membership tests: a set when large, a tuple (far smaller) when not."""
+    items = tuple(dict.fromkeys(values))
+    return frozenset(items) if len(items) > 4 else items
+
+
 def _in(values: tuple[Any, ...]) -> Test:
     # bool is a subclass of int and True == 1 in Python: keep the three kinds apart
     # so that `in [true]` never matches the number 1.
-    strings = frozenset(v for v in values if v.__class__ is str)
-    numbers = frozenset(v for v in values if is_number(v))
-    bools = frozenset(v for v in values if v.__class__ is bool)
+    strings = lookup(v for v in values if v.__class__ is str)
+    if len(values) == len(strings):  # the usual case: only strings
+        return lambda v: v.__class__ is str and v in strings
+    numbers = lookup(v for v in values if is_number(v))
+    bools = lookup(v for v in values if v.__class__ is bool)
 
     def test(v: Any) -> bool:
         cls = v.__class__

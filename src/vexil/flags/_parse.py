@@ -8,9 +8,11 @@ unknown operators, dangling references, bad weights, bad regexes and versions.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import re
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from ._errors import Problem, ValidationError
@@ -35,28 +37,33 @@ KEY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}"
 _KEY_RE = re.compile(KEY_PATTERN + r"\Z")
 FORMAT_VERSION = 1
 
-_DOC_FIELDS = ("version", "flags", "segments", "$schema")
-_FLAG_FIELDS = (
-    "name",
-    "description",
-    "tags",
-    "temporary",
-    "client_side",
-    "metadata",
-    "type",
-    "variations",
-    "on",
-    "off_variation",
-    "default",
-    "targets",
-    "rules",
-    "prerequisites",
+_DOC_FIELDS = frozenset(("version", "flags", "segments", "$schema"))
+_FLAG_FIELDS = frozenset(
+    (
+        "name",
+        "description",
+        "tags",
+        "temporary",
+        "client_side",
+        "metadata",
+        "type",
+        "variations",
+        "on",
+        "off_variation",
+        "default",
+        "targets",
+        "rules",
+        "prerequisites",
+    )
 )
-_RULE_FIELDS = ("id", "description", "clauses", "serve")
-_SEGMENT_RULE_FIELDS = ("id", "description", "clauses")
-_CLAUSE_FIELDS = ("attribute", "op", "values", "negate")
-_SEGMENT_FIELDS = ("name", "description", "included", "excluded", "rules")
-_ROLLOUT_FIELDS = ("rollout", "bucket_by", "seed", "experiment")
+_RULE_FIELDS = frozenset(("id", "description", "clauses", "serve"))
+_SEGMENT_RULE_FIELDS = frozenset(("id", "description", "clauses"))
+_CLAUSE_FIELDS = frozenset(("attribute", "op", "values", "negate"))
+_SEGMENT_FIELDS = frozenset(("name", "description", "included", "excluded", "rules"))
+_ROLLOUT_FIELDS = frozenset(("rollout", "bucket_by", "seed", "experiment"))
+_SERVE_FIELDS = _ROLLOUT_FIELDS | {"variation"}
+_SLICE_FIELDS = frozenset(("variation", "weight"))
+_PREREQUISITE_FIELDS = frozenset(("flag", "variation"))
 
 # Spellings people reach for from other tools, and what Vexil calls them.
 _OPERATOR_HINTS = {
@@ -77,6 +84,10 @@ _OPERATOR_HINTS = {
     "segment_match": "segment",
 }
 
+_OPERATORS = {op.value: op for op in Operator}
+# Enum members, read once: attribute access on an Enum class is slow, and these
+# are tested for every clause of every flag.
+_IN, _EXISTS, _SEGMENT = Operator.IN, Operator.EXISTS, Operator.SEGMENT
 _STRING_OPS = {Operator.CONTAINS, Operator.STARTS_WITH, Operator.ENDS_WITH, Operator.MATCHES}
 _NUMBER_OPS = {Operator.LT, Operator.LTE, Operator.GT, Operator.GTE}
 _SEMVER_OPS = {
@@ -108,13 +119,15 @@ class _Reader:
     def mapping(
         self, data: Any, path: str, fields: Iterable[str], required: Iterable[str] = ()
     ) -> Mapping[str, Any] | None:
-        if not isinstance(data, Mapping):
+        if data.__class__ is not dict and not isinstance(data, Mapping):
             self.add(path, f"must be a mapping, not {_type_name(data)}")
             return None
-        allowed = tuple(fields)
-        for name in data:
-            if name not in allowed:
-                self.add(_join(path, str(name)), "unknown field" + did_you_mean(str(name), allowed))
+        allowed = fields if isinstance(fields, frozenset) else frozenset(fields)
+        if not data.keys() <= allowed:  # a set operation: the common case costs one call
+            for name in data:
+                if name not in allowed:
+                    hint = did_you_mean(str(name), sorted(allowed))
+                    self.add(_join(path, str(name)), "unknown field" + hint)
         for name in required:
             if name not in data:
                 self.add(_join(path, name), "is required")
@@ -122,14 +135,14 @@ class _Reader:
 
     def text(self, data: Mapping[str, Any], name: str, path: str, default: str = "") -> str:
         value = data.get(name, default)
-        if not isinstance(value, str):
+        if value.__class__ is not str and not isinstance(value, str):
             self.add(_join(path, name), f"must be a string, not {_type_name(value)}")
             return default
         return value
 
     def flag(self, data: Mapping[str, Any], name: str, path: str, default: bool) -> bool:
         value = data.get(name, default)
-        if not isinstance(value, bool):
+        if value.__class__ is not bool:
             self.add(_join(path, name), f"must be true or false, not {_type_name(value)}")
             return default
         return value
@@ -200,14 +213,15 @@ def parse_document(data: Any) -> Document:
         r.raise_if_any()
         raise AssertionError("unreachable")
     version = doc.get("version", FORMAT_VERSION)
-    if version != FORMAT_VERSION:
+    if version.__class__ is not int or version != FORMAT_VERSION:  # True == 1 in Python
         r.add("version", f"unsupported format version {version!r}; this Vexil reads version 1")
     flags = _parse_all(r, doc.get("flags"), "flags", _read_flag)
     segments = _parse_all(r, doc.get("segments"), "segments", _read_segment)
-    if not r.problems:
-        # References are only checked on an otherwise sound document: a flag that
-        # failed validation would show up again as a spurious "unknown flag".
-        r.problems.extend(check_references(flags, segments))
+    # A flag or segment that failed validation is still a known name: a reference
+    # to it is not reported a second time as "unknown".
+    known_flags = set(doc["flags"]) if isinstance(doc.get("flags"), Mapping) else set()
+    known_segments = set(doc["segments"]) if isinstance(doc.get("segments"), Mapping) else set()
+    r.problems.extend(check_references(flags, segments, known=(known_flags, known_segments)))
     r.raise_if_any()
     return Document(flags=flags, segments=segments, version=FORMAT_VERSION)
 
@@ -262,14 +276,13 @@ def _read_flag(r: _Reader, key: str, data: Any, path: str) -> Flag | None:
     names = tuple(variations)
 
     def variation(value: Any, at: str) -> str | None:
-        if value is None:
-            return None
         if isinstance(value, str) and value in variations:
             return value
         r.add(at, f"unknown variation {value!r}" + _choices(value, names))
         return None
 
-    off = variation(body.get("off_variation"), _join(path, "off_variation"))
+    off_data = body.get("off_variation")
+    off = None if off_data is None else variation(off_data, _join(path, "off_variation"))
     default = _read_serve(r, body.get("default"), _join(path, "default"), variation, names)
     flag = Flag(
         key=key,
@@ -336,7 +349,8 @@ def _read_variations(
         elif found is not vtype:
             r.add(vpath, f"is {_type_name(value)}, but the flag's variations are of type {vtype}")
             continue
-        variations[name] = value
+        # A JSON value is copied: the caller's data may change after it was read.
+        variations[name] = copy.deepcopy(value) if found is VariationType.JSON else value
     return vtype or VariationType.BOOLEAN, variations
 
 
@@ -366,7 +380,7 @@ def _read_serve(
         if len(data) > 1:
             r.add(path, "serve either a variation or a rollout, not both")
         return variation(data["variation"], _join(path, "variation"))
-    body = r.mapping(data, path, (*_ROLLOUT_FIELDS, "variation"), required=("rollout",))
+    body = r.mapping(data, path, _SERVE_FIELDS, required=("rollout",))
     if body is None or "rollout" not in body:
         return None
     return _read_rollout(r, body, path, variation)
@@ -380,7 +394,7 @@ def _read_rollout(
     seen: set[str] = set()
     for i, item in enumerate(r.items(body["rollout"], at)):
         ipath = f"{at}[{i}]"
-        s = r.mapping(item, ipath, ("variation", "weight"), required=("variation", "weight"))
+        s = r.mapping(item, ipath, _SLICE_FIELDS, required=("variation", "weight"))
         if s is None or "variation" not in s or "weight" not in s:
             continue
         name = variation(s["variation"], _join(ipath, "variation"))
@@ -455,6 +469,8 @@ def _read_rules(
         if body is None:
             continue
         rule_id = _rule_id(r, body, rpath, i, ids)
+        if "serve" in body and body["serve"] is None:
+            r.add(_join(rpath, "serve"), "must name a variation or a rollout, not null")
         serve = _read_serve(r, body.get("serve"), _join(rpath, "serve"), variation, names)
         clauses = _read_clauses(r, body.get("clauses"), _join(rpath, "clauses"))
         if serve is not None:
@@ -487,15 +503,14 @@ def _read_clause(r: _Reader, data: Any, path: str) -> Clause | None:
     if body is None or "op" not in body:
         return None
     op_name = body["op"]
-    try:
-        op = Operator(op_name)
-    except ValueError:
+    op = _OPERATORS.get(op_name) if isinstance(op_name, str) else None
+    if op is None:
         hint = _OPERATOR_HINTS.get(str(op_name))
         msg = f" (did you mean '{hint}'?)" if hint else did_you_mean(str(op_name), list(Operator))
         r.add(_join(path, "op"), f"unknown operator {op_name!r}{msg}")
         return None
-    attribute = body.get("attribute", "key" if op is Operator.SEGMENT else None)
-    if op is not Operator.SEGMENT and (not isinstance(attribute, str) or not attribute):
+    attribute = body.get("attribute", "key" if op is _SEGMENT else None)
+    if op is not _SEGMENT and (not isinstance(attribute, str) or not attribute):
         r.add(
             _join(path, "attribute"),
             "must name a context attribute, such as 'plan' or 'address.country'",
@@ -505,9 +520,7 @@ def _read_clause(r: _Reader, data: Any, path: str) -> Clause | None:
         r.add(_join(path, "attribute"), f"{attribute!r} has an empty part in its path")
         return None
     raw = body.get("values", [])
-    checked = _check_values(
-        r, op, list(raw) if isinstance(raw, list) else [raw], _join(path, "values")
-    )
+    checked = _check_values(r, op, raw if isinstance(raw, list) else [raw], _join(path, "values"))
     if checked is None:
         return None
     negate = r.flag(body, "negate", path, False)
@@ -515,7 +528,7 @@ def _read_clause(r: _Reader, data: Any, path: str) -> Clause | None:
 
 
 def _check_values(r: _Reader, op: Operator, values: list[Any], path: str) -> list[Any] | None:
-    if op is Operator.EXISTS:
+    if op is _EXISTS:
         if values:
             r.add(path, "'exists' takes no values")
             return None
@@ -533,8 +546,8 @@ def _check_values(r: _Reader, op: Operator, values: list[Any], path: str) -> lis
 
 
 def _value_problem(op: Operator, value: Any) -> str | None:
-    if op is Operator.IN:
-        if isinstance(value, str | bool) or is_number(value):
+    if op is _IN:
+        if value.__class__ is str or isinstance(value, str | bool) or is_number(value):
             return None
         return f"'in' compares with strings, numbers and booleans, not {_type_name(value)}"
     if op in _STRING_OPS or op is Operator.SEGMENT:
@@ -543,7 +556,7 @@ def _value_problem(op: Operator, value: Any) -> str | None:
         if op is Operator.MATCHES:
             try:
                 re.compile(value)
-            except re.error as exc:
+            except (re.error, OverflowError, RecursionError) as exc:
                 return f"invalid regular expression {value!r}: {exc}"
         return None
     if op in _NUMBER_OPS:
@@ -564,7 +577,7 @@ def _read_prerequisites(r: _Reader, data: Any, path: str) -> tuple[Prerequisite,
     seen: set[str] = set()
     for i, item in enumerate(r.items(data, path)):
         ipath = f"{path}[{i}]"
-        body = r.mapping(item, ipath, ("flag", "variation"), required=("flag", "variation"))
+        body = r.mapping(item, ipath, _PREREQUISITE_FIELDS, required=("flag", "variation"))
         if body is None or "flag" not in body or "variation" not in body:
             continue
         flag, variation = body["flag"], body["variation"]
@@ -635,6 +648,7 @@ def check_references(
     segments: Mapping[str, Segment],
     changed_flags: Iterable[str] | None = None,
     changed_segments: Iterable[str] | None = None,
+    known: tuple[AbstractSet[str], AbstractSet[str]] = (frozenset(), frozenset()),
 ) -> list[Problem]:
     """Problems with prerequisites and segment references.
 
@@ -651,10 +665,10 @@ def check_references(
     )
     for key in flag_keys:
         flag = flags[key]
-        problems.extend(_prerequisite_problems(flag, flags))
+        problems.extend(_prerequisite_problems(flag, flags, known[0]))
         for i, rule in enumerate(flag.rules):
             problems.extend(
-                _segment_ref_problems(rule.clauses, segments, f"flags.{key}.rules[{i}]")
+                _segment_ref_problems(rule.clauses, segments, f"flags.{key}.rules[{i}]", known[1])
             )
         cycle = _find_cycle(
             key,
@@ -667,7 +681,9 @@ def check_references(
     for key in seg_keys:
         for i, srule in enumerate(segments[key].rules):
             problems.extend(
-                _segment_ref_problems(srule.clauses, segments, f"segments.{key}.rules[{i}]")
+                _segment_ref_problems(
+                    srule.clauses, segments, f"segments.{key}.rules[{i}]", known[1]
+                )
             )
         cycle = _find_cycle(key, lambda k: _segment_refs(segments[k], segments))
         if cycle:
@@ -677,21 +693,23 @@ def check_references(
     return problems
 
 
-def _prerequisite_problems(flag: Flag, flags: Mapping[str, Flag]) -> list[Problem]:
+def _prerequisite_problems(
+    flag: Flag, flags: Mapping[str, Flag], known: AbstractSet[str]
+) -> list[Problem]:
     problems = []
     for i, pre in enumerate(flag.prerequisites):
         path = f"flags.{flag.key}.prerequisites[{i}]"
         other = flags.get(pre.flag)
         if pre.flag == flag.key:
             problems.append(Problem(_join(path, "flag"), "a flag cannot be its own prerequisite"))
-        elif other is None:
+        elif other is None and pre.flag not in known:
             problems.append(
                 Problem(
                     _join(path, "flag"),
                     f"unknown flag {pre.flag!r}" + did_you_mean(pre.flag, flags),
                 )
             )
-        elif pre.variation not in other.variations:
+        elif other is not None and pre.variation not in other.variations:
             problems.append(
                 Problem(
                     _join(path, "variation"),
@@ -703,13 +721,13 @@ def _prerequisite_problems(flag: Flag, flags: Mapping[str, Flag]) -> list[Proble
 
 
 def _segment_ref_problems(
-    clauses: Iterable[Clause], segments: Mapping[str, Segment], path: str
+    clauses: Iterable[Clause], segments: Mapping[str, Segment], path: str, known: AbstractSet[str]
 ) -> list[Problem]:
     problems = []
     for j, clause in enumerate(clauses):
         if clause.op is Operator.SEGMENT:
             for k, name in enumerate(clause.values):
-                if name not in segments:
+                if name not in segments and name not in known:
                     problems.append(
                         Problem(
                             f"{path}.clauses[{j}].values[{k}]",

@@ -8,7 +8,9 @@ thousand compiles that one flag only.
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -30,28 +32,32 @@ class Ruleset:
 
     def __init__(self, document: Document | None = None) -> None:
         self.document = document or Document(flags={}, segments={})
-        self.compiled_flags: dict[str, CompiledFlag] = {
-            k: CompiledFlag(f) for k, f in self.document.flags.items()
-        }
-        self.compiled_segments: dict[str, CompiledSegment] = {
-            k: CompiledSegment(s) for k, s in self.document.segments.items()
-        }
+        with _collector_paused():
+            self.compiled_flags: dict[str, CompiledFlag] = {
+                k: CompiledFlag(f) for k, f in self.document.flags.items()
+            }
+            self.compiled_segments: dict[str, CompiledSegment] = {
+                k: CompiledSegment(s) for k, s in self.document.segments.items()
+            }
 
     # ---------------------------------------------------------------- building
 
     @classmethod
     def from_data(cls, data: Any) -> Ruleset:
         """From a decoded document (dicts and lists, as from ``json.loads``)."""
-        return cls(parse_document(data))
+        with _collector_paused():
+            return cls(parse_document(data))
 
     @classmethod
     def from_text(cls, text: str | bytes, *, format: str | None = None) -> Ruleset:
         """From YAML or JSON text; ``format`` ("yaml" or "json") is guessed when omitted."""
-        return cls(parse_document(read_data(text, format=format)))
+        with _collector_paused():
+            return cls(parse_document(read_data(text, format=format)))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Ruleset:
-        return cls(parse_document(load_data(path)))
+        with _collector_paused():
+            return cls(parse_document(load_data(path)))
 
     def with_flag(self, key: str, data: Any) -> Ruleset:
         """A copy in which flag ``key`` is added or replaced by ``data`` (document form).
@@ -188,6 +194,24 @@ class Ruleset:
 
     def __repr__(self) -> str:
         return f"<Ruleset {len(self.document.flags)} flags, {len(self.document.segments)} segments>"
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector while a large ruleset is built.
+
+    Building a ruleset allocates many long-lived, acyclic objects; each batch of
+    allocations would start a collection that walks everything built so far,
+    which makes loading 10,000 flags several times slower. Nothing built here is
+    cyclic garbage, and the collector is restored (if it was on) right after.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _raise(problems: list[Problem]) -> None:

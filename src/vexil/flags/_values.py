@@ -61,7 +61,10 @@ def to_timestamp(value: Any) -> float | None:
         stamp: float = value.timestamp()
         return stamp
     if is_number(value):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int too large for a float is no point in time
+            return None
     return None
 
 
