@@ -1,0 +1,141 @@
+"""The ``vexil`` command: validate and evaluate flag documents, print the schema.
+
+Errors go to standard error, one per line, each with its path; exit status 0
+means success, 1 a rejected document or a failed evaluation, 2 a usage error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from . import __version__
+from .flags import Ruleset, ValidationError, json_schema
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vexil", description="Feature flags and experimentation for Python."
+    )
+    parser.add_argument("--version", action="version", version=f"vexil {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    validate = commands.add_parser(
+        "validate",
+        help="check a flag document",
+        description="Check a flag document (YAML or JSON).",
+    )
+    validate.add_argument("file", type=Path, help="the flag document")
+    validate.set_defaults(run=_validate)
+
+    evaluate = commands.add_parser(
+        "eval",
+        help="evaluate a flag for a context",
+        description="Evaluate one flag of a document for one context, as the SDK would.",
+    )
+    evaluate.add_argument("file", type=Path, help="the flag document")
+    evaluate.add_argument("flag", help="the flag key")
+    evaluate.add_argument(
+        "--context",
+        "-c",
+        default="{}",
+        help='the context as JSON, e.g. \'{"key": "u-1", "plan": "pro"}\', or @FILE to read it',
+    )
+    evaluate.add_argument("--explain", action="store_true", help="show every check made, and why")
+    evaluate.add_argument("--json", action="store_true", help="print the result as JSON")
+    evaluate.set_defaults(run=_eval)
+
+    schema = commands.add_parser(
+        "schema",
+        help="print the JSON Schema of flag documents",
+        description="Print the JSON Schema of flag documents, for editors.",
+    )
+    schema.set_defaults(run=_schema)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        code: int = args.run(args)
+    except ValidationError as exc:
+        for problem in exc.problems:
+            _err(str(problem))
+        return EXIT_FAILED
+    except OSError as exc:
+        _err(f"{getattr(exc, 'filename', '') or ''}: {exc.strerror or exc}")
+        return EXIT_FAILED
+    return code
+
+
+def _err(line: str) -> None:
+    print(line, file=sys.stderr)
+
+
+def _validate(args: argparse.Namespace) -> int:
+    ruleset = Ruleset.from_file(args.file)
+    counts = f"{_count(len(ruleset.flags), 'flag')}, {_count(len(ruleset.segments), 'segment')}"
+    print(f"{args.file}: valid ({counts})")
+    return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def _eval(args: argparse.Namespace) -> int:
+    context = _read_context(args.context)
+    if context is None:
+        return EXIT_USAGE
+    ruleset = Ruleset.from_file(args.file)
+    explanation = ruleset.explain(args.flag, context) if args.explain else None
+    detail = explanation.detail if explanation else ruleset.evaluate(args.flag, context)
+    if detail.error is not None and not args.json:
+        _err(f"{args.flag}: {detail.error}: {detail.error_message}")
+        return EXIT_FAILED
+    if args.json:
+        body: dict[str, Any] = explanation.to_dict() if explanation else detail.to_dict()
+        print(json.dumps(body, indent=2))
+    elif explanation:
+        print(explanation)
+    else:
+        print(json.dumps(detail.value))
+        fields = [f"variant: {detail.variant}", f"reason: {detail.reason}"]
+        fields += [f"rule: {detail.rule_id}"] if detail.rule_id else []
+        fields += ["in experiment"] if detail.in_experiment else []
+        print(" · ".join(fields))
+    if detail.error is not None:
+        _err(f"{args.flag}: {detail.error}: {detail.error_message}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+def _read_context(text: str) -> dict[str, Any] | None:
+    source = "--context"
+    try:
+        if text.startswith("@"):
+            source = text[1:]
+            text = Path(source).read_text(encoding="utf-8")
+        context = json.loads(text)
+    except (OSError, json.JSONDecodeError) as exc:
+        _err(f"{source}: not a JSON context: {exc}")
+        return None
+    if not isinstance(context, dict):
+        _err(f'{source}: the context must be a JSON object, such as {{"key": "u-1"}}')
+        return None
+    return context
+
+
+def _schema(args: argparse.Namespace) -> int:
+    print(json.dumps(json_schema(), indent=2))
+    return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
