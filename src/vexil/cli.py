@@ -19,7 +19,8 @@ from .flags import Ruleset, ValidationError, json_schema
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the `vexil` command (also used to check its docs)."""
     parser = argparse.ArgumentParser(
         prog="vexil", description="Feature flags and experimentation for Python."
     )
@@ -61,7 +62,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    args = build_parser().parse_args(argv)
     try:
         code: int = args.run(args)
     except ValidationError as exc:
