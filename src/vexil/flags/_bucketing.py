@@ -35,10 +35,13 @@ def bucket(salt: str, value: str) -> int:
 
 
 def bucket_value(value: Any) -> str | None:
-    """The string that stands for a context attribute in bucketing, or ``None``."""
-    cls = value.__class__
-    if cls is str:
-        return value or None
-    if cls is int:
-        return str(value)
+    """The string that stands for a context attribute in bucketing, or ``None``.
+
+    A non-empty string (a str subclass such as a StrEnum by its string value) or an
+    integer in decimal; booleans, floats and anything else cannot be bucketed.
+    """
+    if isinstance(value, str):
+        return str.__str__(value) or None
+    if isinstance(value, int) and value.__class__ is not bool:
+        return str(int(value))
     return None

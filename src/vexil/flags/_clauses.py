@@ -1,9 +1,10 @@
 """Clauses as closures: the reference semantics of every operator.
 
-Each clause becomes a predicate ``(context, env) -> bool``. Segments evaluate
+Each clause becomes a predicate ``(context, env) -> bool``, kept as plain as
+possible: this is the reference of what every operator means. Segments evaluate
 their rules with these, ``explain`` walks them clause by clause, and the
 generated flag functions (``_codegen``) call them for the clauses they have no
-inline template for.
+inline template for; the tests check the generated code against them.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ._model import Clause, Operator
-from ._operators import compile_test, lookup
+from ._operators import compile_test
 
 if TYPE_CHECKING:
     from ._compile import Env
@@ -41,6 +42,7 @@ def getter(attribute: str) -> Getter:
 
 
 def compile_clause(clause: Clause) -> Predicate:
+    """The clause as a predicate ``(context, env) -> bool``."""
     if clause.op is Operator.SEGMENT:
         return _segment_clause(clause.values, clause.negate)
     if clause.op is Operator.EXISTS:
@@ -48,13 +50,9 @@ def compile_clause(clause: Clause) -> Predicate:
         if clause.negate:
             return lambda ctx, env: get(ctx) is None
         return lambda ctx, env: get(ctx) is not None
-    if "." not in clause.attribute and not clause.negate:
-        fast = _string_clause(clause)
-        if fast is not None:
-            return fast
-        return _top_level_clause(clause.attribute, compile_test(clause.op, clause.values))
     test = compile_test(clause.op, clause.values)
-
+    if "." not in clause.attribute and not clause.negate:
+        return _top_level_clause(clause.attribute, test)
     get, negate = getter(clause.attribute), clause.negate
 
     # A missing attribute never matches, negated or not: "country not in [US]"
@@ -78,43 +76,6 @@ def _top_level_clause(name: str, test: Callable[[Any], bool]) -> Predicate:
         return test(value)
 
     return predicate
-
-
-def _string_clause(clause: Clause) -> Predicate | None:
-    """One call per clause for the most common tests of a string attribute.
-
-    Strings take the inline path; any other value (a list, a number, nothing)
-    goes through the general ``test``, so the result is the same either way.
-    """
-    name, values = clause.attribute, clause.values
-    if not all(v.__class__ is str for v in values):
-        return None
-    # With only string literals, a value that is neither a string nor a list
-    # cannot match.
-    if clause.op is Operator.IN:
-        strings = lookup(values)
-        test: Callable[[Any], bool] = lambda v: v.__class__ is str and v in strings  # noqa: E731
-
-        def is_in(ctx: Context, env: Env) -> bool:
-            value = ctx.get(name)
-            if value.__class__ is str:
-                return value in strings
-            return value.__class__ is list and any(map(test, value))
-
-        return is_in
-    if clause.op in (Operator.STARTS_WITH, Operator.ENDS_WITH):
-        affixes = tuple(values)
-        method = str.startswith if clause.op is Operator.STARTS_WITH else str.endswith
-        test = lambda v: v.__class__ is str and method(v, affixes)  # noqa: E731
-
-        def affixed(ctx: Context, env: Env) -> bool:
-            value = ctx.get(name)
-            if value.__class__ is str:
-                return method(value, affixes)
-            return value.__class__ is list and any(map(test, value))
-
-        return affixed
-    return None
 
 
 def _segment_clause(keys: tuple[str, ...], negate: bool) -> Predicate:

@@ -9,7 +9,7 @@ sequence of tests and serves) shares one compiled code object. Default arguments
 rather than closure variables: they are read as fast locals, and a flag's values
 are held in one tuple rather than one cell object each.
 
-The closures of ``_compile.compile_clause`` remain the reference semantics:
+The closures of ``_clauses.compile_clause`` remain the reference semantics:
 ``explain`` walks them, and the tests check the two never disagree. A clause
 this module has no template for is evaluated by calling that closure.
 """
@@ -28,39 +28,51 @@ if TYPE_CHECKING:
     from ._compile import CompiledFlag, CompiledRollout, FlagFunction
 
 
-def _any_in(values: list[Any], strings: Any) -> bool:
-    for v in values:
-        if v.__class__ is str and v in strings:
-            return True
+# The slow paths of the string templates below: a str subclass (a StrEnum, say),
+# a list (any element may match), or anything else (no match).
+
+
+def _in(v: Any, strings: Any) -> bool:
+    if isinstance(v, str):
+        return v in strings
+    if v.__class__ is list:
+        for item in v:
+            if isinstance(item, str) and item in strings:
+                return True
     return False
 
 
-def _any_prefixed(values: list[Any], prefixes: tuple[str, ...]) -> bool:
-    for v in values:
-        if v.__class__ is str and v.startswith(prefixes):
-            return True
+def _prefixed(v: Any, prefixes: tuple[str, ...]) -> bool:
+    if isinstance(v, str):
+        return v.startswith(prefixes)
+    if v.__class__ is list:
+        for item in v:
+            if isinstance(item, str) and item.startswith(prefixes):
+                return True
     return False
 
 
-def _any_suffixed(values: list[Any], suffixes: tuple[str, ...]) -> bool:
-    for v in values:
-        if v.__class__ is str and v.endswith(suffixes):
-            return True
+def _suffixed(v: Any, suffixes: tuple[str, ...]) -> bool:
+    if isinstance(v, str):
+        return v.endswith(suffixes)
+    if v.__class__ is list:
+        for item in v:
+            if isinstance(item, str) and item.endswith(suffixes):
+                return True
     return False
 
 
-_HELPERS = {"_any_in": _any_in, "_any_prefixed": _any_prefixed, "_any_suffixed": _any_suffixed}
+_HELPERS = {"_in": _in, "_prefixed": _prefixed, "_suffixed": _suffixed}
 
 # Templates for a clause on a top-level attribute, not negated, with string
-# literals: strings are tested inline, lists element by element, anything else
-# cannot match. {a} is the attribute's name, {s} the literals.
+# literals: a plain str is tested inline, anything else by the helper above.
+# {a} is the attribute's name, {s} the literals.
 _STRING_TEMPLATES = {
-    Operator.IN: "((v := get({a})).__class__ is str and v in {s}"
-    " or v.__class__ is list and _any_in(v, {s}))",
-    Operator.STARTS_WITH: "((v := get({a})).__class__ is str and v.startswith({s})"
-    " or v.__class__ is list and _any_prefixed(v, {s}))",
-    Operator.ENDS_WITH: "((v := get({a})).__class__ is str and v.endswith({s})"
-    " or v.__class__ is list and _any_suffixed(v, {s}))",
+    Operator.IN: "(v in {s} if (v := get({a})).__class__ is str else _in(v, {s}))",
+    Operator.STARTS_WITH: "(v.startswith({s}) if (v := get({a})).__class__ is str"
+    " else _prefixed(v, {s}))",
+    Operator.ENDS_WITH: "(v.endswith({s}) if (v := get({a})).__class__ is str"
+    " else _suffixed(v, {s}))",
 }
 _NOT_INLINE = frozenset({Operator.SEGMENT, Operator.EXISTS})
 _IN = Operator.IN
@@ -122,7 +134,7 @@ def flag_function(compiled: CompiledFlag, not_on: frozenset[Any]) -> FlagFunctio
     if compiled.targets:
         emit('v = get("key")')
         emit(
-            f"if v.__class__ is str and (hit := {src.const(compiled.targets)}.get(v)) is not None:"
+            f"if isinstance(v, str) and (hit := {src.const(compiled.targets)}.get(v)) is not None:"
         )
         emit("    return hit")
     for rule in compiled.rules:

@@ -106,8 +106,7 @@ class _Walk:
         if not self.compiled.targets:
             return None
         key = self.ctx.get("key")
-        # As in evaluation: only a plain str is looked up (not a str subclass).
-        hit = self.compiled.targets.get(key) if key.__class__ is str else None
+        hit = self.compiled.targets.get(key) if isinstance(key, str) else None
         message = (
             f"context key {key!r} is individually targeted"
             if hit

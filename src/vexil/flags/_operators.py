@@ -37,8 +37,8 @@ def _in(values: tuple[Any, ...]) -> Test:
     # bool is a subclass of int and True == 1 in Python: keep the three kinds apart
     # so that `in [true]` never matches the number 1.
     strings = lookup(v for v in values if v.__class__ is str)
-    if len(values) == len(strings):  # the usual case: only strings
-        return lambda v: v.__class__ is str and v in strings
+    if all(v.__class__ is str for v in values):  # the usual case
+        return lambda v: isinstance(v, str) and v in strings
     numbers = lookup(v for v in values if is_number(v))
     bools = lookup(v for v in values if v.__class__ is bool)
 
@@ -50,32 +50,32 @@ def _in(values: tuple[Any, ...]) -> Test:
             return v in bools
         if cls is int or cls is float:
             return v in numbers
-        return False
+        return isinstance(v, str) and v in strings  # a str subclass, such as a StrEnum
 
     return test
 
 
 def _contains(values: tuple[Any, ...]) -> Test:
     parts = tuple(values)
-    return lambda v: v.__class__ is str and any(p in v for p in parts)
+    return lambda v: isinstance(v, str) and any(p in v for p in parts)
 
 
 def _starts_with(values: tuple[Any, ...]) -> Test:
     prefixes = tuple(values)
-    return lambda v: v.__class__ is str and v.startswith(prefixes)
+    return lambda v: isinstance(v, str) and v.startswith(prefixes)
 
 
 def _ends_with(values: tuple[Any, ...]) -> Test:
     suffixes = tuple(values)
-    return lambda v: v.__class__ is str and v.endswith(suffixes)
+    return lambda v: isinstance(v, str) and v.endswith(suffixes)
 
 
 def _matches(values: tuple[Any, ...]) -> Test:
     searches = tuple(re.compile(p).search for p in values)
     if len(searches) == 1:
         search = searches[0]
-        return lambda v: v.__class__ is str and search(v) is not None
-    return lambda v: v.__class__ is str and any(s(v) is not None for s in searches)
+        return lambda v: isinstance(v, str) and search(v) is not None
+    return lambda v: isinstance(v, str) and any(s(v) is not None for s in searches)
 
 
 def _number(
@@ -96,11 +96,11 @@ def _semver(
         keys = [semver_key(v) for v in values]
         if pick is None:  # equality with any
             wanted = frozenset(keys)
-            return lambda v: v.__class__ is str and semver_key(v) in wanted
+            return lambda v: isinstance(v, str) and semver_key(v) in wanted
         bound = pick(keys)
 
         def test(v: Any) -> bool:
-            if v.__class__ is not str:
+            if not isinstance(v, str):
                 return False
             key = semver_key(v)
             return key is not None and compare(key, bound)

@@ -246,22 +246,23 @@ def _parse_all(
 
 def parse_flag(key: str, data: Any) -> Flag:
     """Validate one flag on its own (references to other flags and segments unchecked)."""
-    r = _Reader()
-    path = f"flags.{key}"
-    flag = _read_flag(r, key, data, path) if r.key(key, path, "flag") else None
-    r.raise_if_any()
-    assert flag is not None
-    return flag
+    return _parse_one("flag", key, data, _read_flag)
 
 
 def parse_segment(key: str, data: Any) -> Segment:
     """Validate one segment on its own (references to other segments unchecked)."""
+    return _parse_one("segment", key, data, _read_segment)
+
+
+def _parse_one(
+    kind: str, key: str, data: Any, read: Callable[[_Reader, str, Any, str], T | None]
+) -> T:
     r = _Reader()
-    path = f"segments.{key}"
-    segment = _read_segment(r, key, data, path) if r.key(key, path, "segment") else None
+    path = f"{kind}s.{key}"
+    item = read(r, key, data, path) if r.key(key, path, kind) else None
     r.raise_if_any()
-    assert segment is not None
-    return segment
+    assert item is not None
+    return item
 
 
 # -------------------------------------------------------------------- flags

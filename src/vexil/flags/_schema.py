@@ -77,19 +77,27 @@ def _serve() -> dict[str, Any]:
     return {"oneOf": [variation, by_name, rollout]}
 
 
-def _flag() -> dict[str, Any]:
-    strings = {"type": "array", "items": {"type": "string"}}
-    rule = {
+_STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
+
+
+def _rule(required: str, **extra: Any) -> dict[str, Any]:
+    """A rule of clauses; a flag's rule also has a serve."""
+    return {
         "type": "object",
-        "required": ["serve"],
+        "required": [required],
         "additionalProperties": False,
         "properties": {
             "id": {"type": "string", "minLength": 1},
             "description": {"type": "string"},
             "clauses": {"type": "array", "items": {"$ref": "#/$defs/clause"}},
-            "serve": {"$ref": "#/$defs/serve"},
+            **extra,
         },
     }
+
+
+def _flag() -> dict[str, Any]:
+    strings = _STRINGS
+    rule = _rule("serve", serve={"$ref": "#/$defs/serve"})
     return {
         "type": "object",
         "required": ["variations"],
@@ -129,7 +137,7 @@ def _flag() -> dict[str, Any]:
 
 
 def _segment() -> dict[str, Any]:
-    strings = {"type": "array", "items": {"type": "string"}}
+    strings = _STRINGS
     return {
         "type": "object",
         "additionalProperties": False,
@@ -138,19 +146,7 @@ def _segment() -> dict[str, Any]:
             "description": {"type": "string"},
             "included": strings,
             "excluded": strings,
-            "rules": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "required": ["clauses"],
-                    "additionalProperties": False,
-                    "properties": {
-                        "id": {"type": "string", "minLength": 1},
-                        "description": {"type": "string"},
-                        "clauses": {"type": "array", "items": {"$ref": "#/$defs/clause"}},
-                    },
-                },
-            },
+            "rules": {"type": "array", "items": _rule("clauses")},
         },
     }
 
