@@ -48,6 +48,7 @@ def test_vexil_flags_exports() -> None:
             "parse_document",
             "parse_flag",
             "parse_segment",
+            "read_document",
         ]
     )
 

@@ -58,7 +58,28 @@ def build_parser() -> argparse.ArgumentParser:
         description="Print the JSON Schema of flag documents, for editors.",
     )
     schema.set_defaults(run=_schema)
+    _register_server(commands)
     return parser
+
+
+def _register_server(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The server's commands, when the ``server`` extra is installed."""
+    try:
+        from .server._cli import register
+    except ImportError as exc:
+        missing = exc.name
+
+        def unavailable(args: argparse.Namespace) -> int:
+            _err(f"{args.command}: needs the server extra ({missing} is missing): "
+                 "pip install 'vexil[server]'")  # fmt: skip
+            return EXIT_FAILED
+
+        for name in ("serve", "db", "token"):
+            commands.add_parser(name, help=f"({name}: needs the server extra)").set_defaults(
+                run=unavailable
+            )
+        return
+    register(commands)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,6 +8,7 @@ from ._bucketing import bucket
 from ._detail import ErrorKind, EvaluationDetail, Reason
 from ._errors import Problem, ValidationError
 from ._explain import Explanation, Step
+from ._loader import read_data as read_document
 from ._model import (
     Clause,
     Document,
@@ -50,4 +51,5 @@ __all__ = [
     "parse_document",
     "parse_flag",
     "parse_segment",
+    "read_document",
 ]

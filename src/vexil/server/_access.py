@@ -1,0 +1,205 @@
+"""API tokens, users and the audit log."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, insert, select, update
+
+from ._auth import ROLES, digest, hash_password, new_secret
+from ._errors import BadRequest, Conflict, NotFound
+from ._projects import project_row
+from ._store import Store, new_id, now
+from ._tables import api_tokens, audit_log, environments, projects, users
+
+
+def _role(role: str) -> str:
+    if role not in ROLES:
+        raise BadRequest(f"unknown role {role!r}: use viewer, editor or admin", field="role")
+    return role
+
+
+def token_json(row: Any, project_key: str | None) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "name": row.name,
+        "prefix": row.prefix,
+        "role": row.role,
+        "project": project_key,
+        "created_by": row.created_by,
+        "created_at": row.created_at.isoformat(),
+        "last_used_at": row.last_used_at.isoformat() if row.last_used_at else None,
+    }
+
+
+def list_tokens(store: Store) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        rows = conn.execute(
+            select(api_tokens, projects.c.key.label("project_key"))
+            .outerjoin(projects, projects.c.id == api_tokens.c.project_id)
+            .where(api_tokens.c.revoked.is_(False))
+            .order_by(api_tokens.c.id)
+        )
+        return [token_json(r, r.project_key) for r in rows]
+
+
+def create_token(
+    store: Store, actor: str, name: str, role: str, project: str | None = None
+) -> dict[str, Any]:
+    """A new token; the secret is in the answer and nowhere else, ever."""
+    _role(role)
+    if not name.strip():
+        raise BadRequest("a token needs a name", field="name")
+    token = new_secret("token")
+    with store.write() as tx:
+        project_id = project_row(tx.conn, project).id if project else None
+        token_id = new_id(
+            tx.conn.execute(
+                insert(api_tokens).values(
+                    name=name,
+                    token_hash=digest(token),
+                    prefix=token[:12],
+                    role=role,
+                    project_id=project_id,
+                    created_by=actor,
+                    created_at=now(),
+                    revoked=False,
+                )
+            )
+        )
+        row = tx.conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).one()
+        out = token_json(row, project)
+        tx.audit(actor, "token.create", "token", name, project_id=project_id, after=out)
+    return {**out, "token": token}
+
+
+def revoke_token(store: Store, actor: str, token_id: int) -> None:
+    with store.write() as tx:
+        row = tx.conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
+        if row is None or row.revoked:
+            raise NotFound(f"no token {token_id}", field="token")
+        tx.conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked=True))
+        tx.audit(actor, "token.revoke", "token", row.name, project_id=row.project_id)
+
+
+def user_json(row: Any) -> dict[str, Any]:
+    return {
+        "id": row.id,
+        "username": row.username,
+        "role": row.role,
+        "disabled": row.disabled,
+        "created_at": row.created_at.isoformat(),
+    }
+
+
+def list_users(store: Store) -> list[dict[str, Any]]:
+    with store.read() as conn:
+        return [user_json(r) for r in conn.execute(select(users).order_by(users.c.id))]
+
+
+def create_user(
+    store: Store, actor: str, username: str, password: str, role: str
+) -> dict[str, Any]:
+    _role(role)
+    if not username.strip():
+        raise BadRequest("a user needs a username", field="username")
+    if len(password) < 8:
+        raise BadRequest("a password needs at least 8 characters", field="password")
+    with store.write() as tx:
+        if tx.conn.execute(select(users.c.id).where(users.c.username == username)).first():
+            raise Conflict(f"user {username!r} already exists", field="username")
+        user_id = new_id(
+            tx.conn.execute(
+                insert(users).values(
+                    username=username,
+                    password_hash=hash_password(password),
+                    role=role,
+                    disabled=False,
+                    created_at=now(),
+                )
+            )
+        )
+        out = user_json(tx.conn.execute(select(users).where(users.c.id == user_id)).one())
+        tx.audit(actor, "user.create", "user", username, after=out)
+    return out
+
+
+def update_user(store: Store, actor: str, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    if changes.get("role") is not None:
+        values["role"] = _role(changes["role"])
+    if changes.get("disabled") is not None:
+        values["disabled"] = bool(changes["disabled"])
+    if changes.get("password") is not None:
+        if len(changes["password"]) < 8:
+            raise BadRequest("a password needs at least 8 characters", field="password")
+        values["password_hash"] = hash_password(changes["password"])
+    with store.write() as tx:
+        row = tx.conn.execute(select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            raise NotFound(f"no user {user_id}", field="user")
+        if values:
+            tx.conn.execute(update(users).where(users.c.id == user_id).values(**values))
+        out = user_json(tx.conn.execute(select(users).where(users.c.id == user_id)).one())
+        tx.audit(actor, "user.update", "user", row.username, before=user_json(row), after=out)
+    return out
+
+
+def delete_user(store: Store, actor: str, user_id: int) -> None:
+    with store.write() as tx:
+        row = tx.conn.execute(select(users).where(users.c.id == user_id)).first()
+        if row is None:
+            raise NotFound(f"no user {user_id}", field="user")
+        tx.conn.execute(delete(users).where(users.c.id == user_id))
+        tx.audit(actor, "user.delete", "user", row.username, before=user_json(row))
+
+
+def list_audit(
+    store: Store,
+    *,
+    project: str | None = None,
+    flag: str | None = None,
+    environment: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    """The audit log, newest first, filtered by flag, environment, actor and time."""
+    query = select(audit_log, environments.c.key.label("env_key")).outerjoin(
+        environments, environments.c.id == audit_log.c.environment_id
+    )
+    with store.read() as conn:
+        if project:
+            query = query.where(audit_log.c.project_id == project_row(conn, project).id)
+        if flag:
+            query = query.where(
+                audit_log.c.resource.in_(("flag", "targeting")), audit_log.c.resource_key == flag
+            )
+        if environment:
+            query = query.where(environments.c.key == environment)
+        if actor:
+            query = query.where(audit_log.c.actor == actor)
+        if since:
+            query = query.where(audit_log.c.at >= since)
+        if until:
+            query = query.where(audit_log.c.at < until)
+        rows = conn.execute(query.order_by(audit_log.c.id.desc()).limit(limit).offset(offset))
+        items = [
+            {
+                "id": r.id,
+                "at": r.at.isoformat(),
+                "actor": r.actor,
+                "action": r.action,
+                "resource": r.resource,
+                "key": r.resource_key,
+                "environment": r.env_key,
+                "comment": r.comment,
+                "before": r.before,
+                "after": r.after,
+            }
+            for r in rows
+        ]
+    return {"items": items, "limit": limit, "offset": offset}

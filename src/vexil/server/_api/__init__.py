@@ -1,0 +1,1 @@
+"""The server's routers: ops (health, metrics), admin API, SDK endpoints, OFREP."""

@@ -1,0 +1,548 @@
+"""The admin API (``/api/v1``): projects, environments, flags, targeting, segments,
+SDK keys, API tokens, users and the audit log.
+
+Reads need the viewer role, changes the editor role, and tokens, users, SDK keys
+and environments the admin role. Responses carry the resource's version as an
+``ETag``; a write with a stale ``If-Match`` gets 409 with the current version.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from vexil.server import _access, _flags, _projects, _segments
+from vexil.server._auth import Principal
+from vexil.server._deps import IfMatchDep, StoreDep, check_project_scope, require
+from vexil.server._projects import project_row
+from vexil.server._store import Store
+
+router = APIRouter(prefix="/api/v1", tags=["admin"])
+
+Viewer, Editor, Admin = require("viewer"), require("editor"), require("admin")
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ProjectIn(Body):
+    key: str = Field(min_length=1, max_length=200)
+    name: str | None = None
+    description: str = ""
+
+
+class ProjectPatch(Body):
+    name: str | None = None
+    description: str | None = None
+
+
+class EnvironmentIn(Body):
+    key: str = Field(min_length=1, max_length=200)
+    name: str | None = None
+    production: bool = False
+
+
+class EnvironmentPatch(Body):
+    name: str | None = None
+    production: bool | None = None
+
+
+class FlagIn(Body):
+    key: str = Field(min_length=1, max_length=200)
+    name: str | None = None
+    description: str = ""
+    tags: list[str] = []
+    temporary: bool = True
+    client_side: bool = False
+    metadata: dict[str, str | int | float | bool] = {}
+    type: str | None = None
+    variations: dict[str, Any]
+    targeting: dict[str, Any] | None = None
+    comment: str = ""
+
+
+class FlagPatch(Body):
+    name: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+    temporary: bool | None = None
+    client_side: bool | None = None
+    metadata: dict[str, str | int | float | bool] | None = None
+    type: str | None = None
+    variations: dict[str, Any] | None = None
+    comment: str = ""
+
+
+class TargetingIn(Body):
+    on: bool = False
+    off_variation: str | None = None
+    default: Any = None
+    targets: dict[str, list[str]] | None = None
+    rules: list[dict[str, Any]] | None = None
+    prerequisites: list[dict[str, Any]] | None = None
+    comment: str = ""
+
+
+class ToggleIn(Body):
+    on: bool
+    comment: str = ""
+
+
+class PromoteIn(Body):
+    source: str
+    target: str
+    comment: str = ""
+
+
+class SegmentIn(Body):
+    name: str | None = None
+    description: str | None = None
+    included: list[str] | None = None
+    excluded: list[str] | None = None
+    rules: list[dict[str, Any]] | None = None
+    comment: str = ""
+
+
+class SegmentCreate(SegmentIn):
+    key: str = Field(min_length=1, max_length=200)
+
+
+class RotateIn(Body):
+    kind: str = Field(pattern="^(server|client)$")
+    overlap_seconds: int = Field(default=3600, ge=0, le=2_592_000)
+
+
+class TokenIn(Body):
+    name: str = Field(min_length=1, max_length=200)
+    role: str = Field(pattern="^(viewer|editor|admin)$")
+    project: str | None = None
+
+
+class UserIn(Body):
+    username: str = Field(min_length=1, max_length=200)
+    password: str = Field(min_length=8, max_length=1000)
+    role: str = Field(pattern="^(viewer|editor|admin)$")
+
+
+class UserPatch(Body):
+    role: str | None = Field(default=None, pattern="^(viewer|editor|admin)$")
+    password: str | None = Field(default=None, min_length=8, max_length=1000)
+    disabled: bool | None = None
+
+
+def _versioned(response: Response, body: dict[str, Any]) -> dict[str, Any]:
+    response.headers["ETag"] = f'"{body["version"]}"'
+    return body
+
+
+def _scoped(store: Store, who: Principal, project: str) -> None:
+    with store.read() as conn:
+        check_project_scope(who, project_row(conn, project).id)
+
+
+def _set(model: BaseModel) -> dict[str, Any]:
+    """The fields the caller sent (so that null can clear and absent can keep)."""
+    return {
+        k: v
+        for k, v in model.model_dump(exclude={"comment"}).items()
+        if k in model.model_fields_set
+    }
+
+
+# ------------------------------------------------------------------ projects
+
+
+@router.get("/projects", summary="List projects")
+def list_projects(store: StoreDep, who: Principal = Viewer) -> list[dict[str, Any]]:
+    items = _projects.list_projects(store)
+    if who.project_id is None:
+        return items
+    with store.read() as conn:
+        return [p for p in items if project_row(conn, p["key"]).id == who.project_id]
+
+
+@router.post("/projects", status_code=201, summary="Create a project with its environments")
+def create_project(
+    body: ProjectIn, store: StoreDep, response: Response, who: Principal = Admin
+) -> dict[str, Any]:
+    return _versioned(
+        response, _projects.create_project(store, who.actor, body.key, body.name, body.description)
+    )
+
+
+@router.get("/projects/{project}", summary="Get a project")
+def get_project(
+    project: str, store: StoreDep, response: Response, who: Principal = Viewer
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _versioned(response, _projects.get_project(store, project))
+
+
+@router.patch("/projects/{project}", summary="Change a project's name or description")
+def update_project(
+    project: str,
+    body: ProjectPatch,
+    store: StoreDep,
+    response: Response,
+    version: IfMatchDep,
+    who: Principal = Admin,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _versioned(
+        response, _projects.update_project(store, who.actor, project, _set(body), version)
+    )
+
+
+@router.delete("/projects/{project}", status_code=204, summary="Delete a project and all it holds")
+def delete_project(project: str, store: StoreDep, who: Principal = Admin) -> Response:
+    _scoped(store, who, project)
+    _projects.delete_project(store, who.actor, project)
+    return Response(status_code=204)
+
+
+# -------------------------------------------------------------- environments
+
+
+@router.get("/projects/{project}/environments", summary="List a project's environments")
+def list_environments(
+    project: str, store: StoreDep, who: Principal = Viewer
+) -> list[dict[str, Any]]:
+    _scoped(store, who, project)
+    return _projects.list_environments(store, project)
+
+
+@router.post("/projects/{project}/environments", status_code=201, summary="Create an environment")
+def create_environment(
+    project: str, body: EnvironmentIn, store: StoreDep, response: Response, who: Principal = Admin
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _versioned(
+        response, _projects.create_environment(store, who.actor, project, body.model_dump())
+    )
+
+
+@router.get("/projects/{project}/environments/{env}", summary="Get an environment")
+def get_environment(
+    project: str, env: str, store: StoreDep, response: Response, who: Principal = Viewer
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _versioned(response, _projects.get_environment(store, project, env))
+
+
+@router.patch("/projects/{project}/environments/{env}", summary="Rename or (un)mark production")
+def update_environment(
+    project: str,
+    env: str,
+    body: EnvironmentPatch,
+    store: StoreDep,
+    response: Response,
+    version: IfMatchDep,
+    who: Principal = Admin,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    result = _projects.update_environment(store, who.actor, project, env, _set(body), version)
+    return _versioned(response, result)
+
+
+@router.delete(
+    "/projects/{project}/environments/{env}", status_code=204, summary="Delete an environment"
+)
+def delete_environment(project: str, env: str, store: StoreDep, who: Principal = Admin) -> Response:
+    _scoped(store, who, project)
+    _projects.delete_environment(store, who.actor, project, env)
+    return Response(status_code=204)
+
+
+@router.get("/projects/{project}/environments/{env}/keys", summary="The environment's SDK keys")
+def list_keys(
+    project: str, env: str, store: StoreDep, who: Principal = Admin
+) -> list[dict[str, Any]]:
+    _scoped(store, who, project)
+    return _projects.list_keys(store, project, env)
+
+
+@router.post(
+    "/projects/{project}/environments/{env}/keys/rotate",
+    summary="A new SDK key; the old ones keep working for the overlap",
+)
+def rotate_key(
+    project: str, env: str, body: RotateIn, store: StoreDep, who: Principal = Admin
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _projects.rotate_key(store, who.actor, project, env, body.kind, body.overlap_seconds)
+
+
+# --------------------------------------------------------------------- flags
+
+
+@router.get(
+    "/projects/{project}/flags", summary="List flags, with their on/off in each environment"
+)
+def list_flags(
+    project: str,
+    store: StoreDep,
+    who: Principal = Viewer,
+    q: str | None = Query(None, description="Search in keys and names"),
+    tag: str | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _flags.list_flags(store, project, query=q, tag=tag, limit=limit, offset=offset)
+
+
+@router.post("/projects/{project}/flags", status_code=201, summary="Create a flag (off everywhere)")
+def create_flag(
+    project: str, body: FlagIn, store: StoreDep, response: Response, who: Principal = Editor
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    data = body.model_dump(exclude_none=True)
+    return _versioned(response, _flags.create_flag(store, who.actor, project, data))
+
+
+@router.get("/projects/{project}/flags/{key}", summary="Get a flag with its targeting everywhere")
+def get_flag(
+    project: str, key: str, store: StoreDep, response: Response, who: Principal = Viewer
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _versioned(response, _flags.get_flag(store, project, key))
+
+
+@router.patch("/projects/{project}/flags/{key}", summary="Change a flag's shared fields")
+def update_flag(
+    project: str,
+    key: str,
+    body: FlagPatch,
+    store: StoreDep,
+    response: Response,
+    version: IfMatchDep,
+    who: Principal = Editor,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    result = _flags.update_flag(store, who.actor, project, key, _set(body), version, body.comment)
+    return _versioned(response, result)
+
+
+@router.delete("/projects/{project}/flags/{key}", status_code=204, summary="Delete a flag")
+def delete_flag(project: str, key: str, store: StoreDep, who: Principal = Editor) -> Response:
+    _scoped(store, who, project)
+    _flags.delete_flag(store, who.actor, project, key)
+    return Response(status_code=204)
+
+
+@router.post(
+    "/projects/{project}/flags/{key}/promote",
+    summary="Copy a flag's targeting from one environment to another",
+)
+def promote(
+    project: str,
+    key: str,
+    body: PromoteIn,
+    store: StoreDep,
+    response: Response,
+    who: Principal = Editor,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    result = _flags.promote(store, who.actor, project, key, body.source, body.target, body.comment)
+    return _versioned(response, result)
+
+
+@router.get("/projects/{project}/environments/{env}/flags/{key}", summary="A flag's targeting")
+def get_targeting(
+    project: str, env: str, key: str, store: StoreDep, response: Response, who: Principal = Viewer
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _versioned(response, _flags.get_targeting(store, project, env, key))
+
+
+@router.put(
+    "/projects/{project}/environments/{env}/flags/{key}", summary="Replace a flag's targeting"
+)
+def replace_targeting(
+    project: str,
+    env: str,
+    key: str,
+    body: TargetingIn,
+    store: StoreDep,
+    response: Response,
+    version: IfMatchDep,
+    who: Principal = Editor,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    data = body.model_dump(exclude={"comment"}, exclude_none=True)
+    result = _flags.replace_targeting(
+        store, who.actor, project, env, key, data, version, body.comment
+    )
+    return _versioned(response, result)
+
+
+@router.post(
+    "/projects/{project}/environments/{env}/flags/{key}/toggle", summary="Turn a flag on or off"
+)
+def toggle(
+    project: str,
+    env: str,
+    key: str,
+    body: ToggleIn,
+    store: StoreDep,
+    response: Response,
+    version: IfMatchDep,
+    who: Principal = Editor,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    result = _flags.toggle(store, who.actor, project, env, key, body.on, version, body.comment)
+    return _versioned(response, result)
+
+
+# ------------------------------------------------------------------ segments
+
+
+@router.get("/projects/{project}/environments/{env}/segments", summary="List segments")
+def list_segments(
+    project: str, env: str, store: StoreDep, who: Principal = Viewer
+) -> list[dict[str, Any]]:
+    _scoped(store, who, project)
+    return _segments.list_segments(store, project, env)
+
+
+@router.post(
+    "/projects/{project}/environments/{env}/segments", status_code=201, summary="Create a segment"
+)
+def create_segment(
+    project: str,
+    env: str,
+    body: SegmentCreate,
+    store: StoreDep,
+    response: Response,
+    who: Principal = Editor,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    data = body.model_dump(exclude={"key", "comment"}, exclude_none=True)
+    result, _ = _segments.put_segment(
+        store, who.actor, project, env, body.key, data, None, create_only=True, comment=body.comment
+    )
+    return _versioned(response, result)
+
+
+@router.get("/projects/{project}/environments/{env}/segments/{key}", summary="Get a segment")
+def get_segment(
+    project: str, env: str, key: str, store: StoreDep, response: Response, who: Principal = Viewer
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    return _versioned(response, _segments.get_segment(store, project, env, key))
+
+
+@router.put(
+    "/projects/{project}/environments/{env}/segments/{key}", summary="Create or replace a segment"
+)
+def put_segment(
+    project: str,
+    env: str,
+    key: str,
+    body: SegmentIn,
+    store: StoreDep,
+    response: Response,
+    version: IfMatchDep,
+    who: Principal = Editor,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    data = body.model_dump(exclude={"comment"}, exclude_none=True)
+    result, created = _segments.put_segment(
+        store, who.actor, project, env, key, data, version, comment=body.comment
+    )
+    response.status_code = 201 if created else 200
+    return _versioned(response, result)
+
+
+@router.delete(
+    "/projects/{project}/environments/{env}/segments/{key}",
+    status_code=204,
+    summary="Delete a segment no flag uses",
+)
+def delete_segment(
+    project: str, env: str, key: str, store: StoreDep, who: Principal = Editor
+) -> Response:
+    _scoped(store, who, project)
+    _segments.delete_segment(store, who.actor, project, env, key)
+    return Response(status_code=204)
+
+
+# ----------------------------------------------------- tokens, users, audit
+
+
+@router.get("/tokens", summary="List API tokens (never their secrets)")
+def list_tokens(store: StoreDep, who: Principal = Admin) -> list[dict[str, Any]]:
+    return _access.list_tokens(store)
+
+
+@router.post("/tokens", status_code=201, summary="Create an API token; its secret is shown once")
+def create_token(body: TokenIn, store: StoreDep, who: Principal = Admin) -> dict[str, Any]:
+    return _access.create_token(store, who.actor, body.name, body.role, body.project)
+
+
+@router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token")
+def revoke_token(token_id: int, store: StoreDep, who: Principal = Admin) -> Response:
+    _access.revoke_token(store, who.actor, token_id)
+    return Response(status_code=204)
+
+
+@router.get("/users", summary="List users")
+def list_users(store: StoreDep, who: Principal = Admin) -> list[dict[str, Any]]:
+    return _access.list_users(store)
+
+
+@router.post("/users", status_code=201, summary="Create a user")
+def create_user(body: UserIn, store: StoreDep, who: Principal = Admin) -> dict[str, Any]:
+    return _access.create_user(store, who.actor, body.username, body.password, body.role)
+
+
+@router.patch("/users/{user_id}", summary="Change a user's role or password, or disable them")
+def update_user(
+    user_id: int, body: UserPatch, store: StoreDep, who: Principal = Admin
+) -> dict[str, Any]:
+    return _access.update_user(store, who.actor, user_id, _set(body))
+
+
+@router.delete("/users/{user_id}", status_code=204, summary="Delete a user")
+def delete_user(user_id: int, store: StoreDep, who: Principal = Admin) -> Response:
+    _access.delete_user(store, who.actor, user_id)
+    return Response(status_code=204)
+
+
+@router.get("/audit", summary="The audit log, newest first")
+def audit(
+    store: StoreDep,
+    who: Principal = Viewer,
+    project: str | None = None,
+    flag: str | None = None,
+    environment: str | None = None,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    limit: int = Query(100, ge=1, le=1000),
+    offset: int = Query(0, ge=0),
+) -> dict[str, Any]:
+    if who.project_id is not None:
+        with store.read() as conn:
+            from sqlalchemy import select
+
+            from vexil.server._tables import projects
+
+            project = conn.execute(
+                select(projects.c.key).where(projects.c.id == who.project_id)
+            ).scalar_one()
+    return _access.list_audit(
+        store,
+        project=project,
+        flag=flag,
+        environment=environment,
+        actor=actor,
+        since=since,
+        until=until,
+        limit=limit,
+        offset=offset,
+    )

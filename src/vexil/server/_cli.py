@@ -1,0 +1,142 @@
+"""The server's commands: ``vexil serve``, ``vexil db upgrade``, ``vexil token create``.
+
+Registered on the ``vexil`` command by ``vexil.cli``; imported only when used, so
+the base install works without the ``server`` extra.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from ._bootstrap import FirstStart, bootstrap
+from ._bus import Hub
+from ._db import make_engine, upgrade
+from ._settings import Settings
+from ._store import Store
+
+
+def settings_from(args: argparse.Namespace) -> Settings:
+    return Settings.load(
+        {
+            "host": getattr(args, "host", None),
+            "port": getattr(args, "port", None),
+            "database_url": getattr(args, "database", None),
+        }
+    )
+
+
+def serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from ._app import create_app
+
+    settings = settings_from(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    store = _store(settings)
+    first = bootstrap(store, settings, demo=args.demo)
+    store.engine.dispose()
+    if first is not None:
+        _print_first_start(settings, first)
+    print(
+        f"Vexil is running at {settings.base_url}/  (API docs: {settings.base_url}/api/docs)",
+        flush=True,
+    )
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _store(settings: Settings) -> Store:
+    engine = make_engine(settings)
+    upgrade(settings, engine)
+    return Store(engine, Hub(), settings.change_log_size)
+
+
+def _print_first_start(settings: Settings, first: FirstStart) -> None:
+    lines = [
+        "",
+        "First start: created the project 'default' with its environments.",
+        f"  Dashboard:  {settings.base_url}/",
+        f"  Sign in as: {first.username}",
+    ]
+    if first.password:
+        lines.append(f"  Password:   {first.password}   (shown once; change it after signing in)")
+    else:
+        lines.append("  Password:   from VEXIL_ADMIN_PASSWORD")
+    for env, keys in first.keys.items():
+        for key in keys:
+            lines.append(f"  {env:<12} {key['kind']} key: {key['key']}")
+    print("\n".join(lines) + "\n", flush=True)
+
+
+def db_upgrade(args: argparse.Namespace) -> int:
+    settings = settings_from(args)
+    upgrade(settings)
+    print(f"the database at {_safe_url(settings.database_url)} is up to date")
+    return 0
+
+
+def token_create(args: argparse.Namespace) -> int:
+    from ._access import create_token
+
+    store = _store(settings_from(args))
+    token = create_token(store, "cli", args.name, args.role, args.project)
+    print(token["token"])
+    print(
+        f"(an API token with the {args.role} role; this is the only time it is shown)",
+        file=sys.stderr,
+    )
+    return 0
+
+
+def _safe_url(url: str) -> str:
+    """The URL without a password, for messages."""
+    scheme, sep, rest = url.partition("://")
+    if "@" in rest:
+        creds, _, host = rest.rpartition("@")
+        rest = f"{creds.split(':')[0]}:***@{host}" if ":" in creds else rest
+    return scheme + sep + rest
+
+
+def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    def database(p: argparse.ArgumentParser) -> None:
+        p.add_argument(
+            "--database",
+            metavar="URL",
+            help="sqlite:///PATH (default sqlite:///vexil.db) or postgresql://...; "
+            "also VEXIL_DATABASE_URL",
+        )
+
+    p = commands.add_parser("serve", help="run the server", description="Run the Vexil server.")
+    p.add_argument("--host", help="address to listen on (default 127.0.0.1; VEXIL_HOST)")
+    p.add_argument("--port", type=int, help="port to listen on (default 8800; VEXIL_PORT)")
+    database(p)
+    p.add_argument("--demo", action="store_true", help="seed demo flags and segments")
+    p.set_defaults(run=serve)
+
+    db = commands.add_parser("db", help="database chores", description="Database chores.")
+    db_commands = db.add_subparsers(dest="db_command", required=True, metavar="COMMAND")
+    up = db_commands.add_parser("upgrade", help="apply migrations", description="Apply migrations.")
+    database(up)
+    up.set_defaults(run=db_upgrade)
+
+    token = commands.add_parser("token", help="API tokens", description="API tokens.")
+    token_commands = token.add_subparsers(dest="token_command", required=True, metavar="COMMAND")
+    create = token_commands.add_parser(
+        "create", help="create an API token", description="Create an API token and print it once."
+    )
+    create.add_argument("--name", required=True, help="what the token is for")
+    create.add_argument("--role", choices=["viewer", "editor", "admin"], default="editor")
+    create.add_argument("--project", help="limit the token to one project")
+    database(create)
+    create.set_defaults(run=token_create)

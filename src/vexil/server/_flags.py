@@ -1,0 +1,374 @@
+"""Flags (shared by a project's environments) and their targeting (per environment).
+
+Every change is validated by the engine against each environment it touches,
+with the rest of that environment's flags and segments, before anything is
+written: a change that would break a prerequisite or reference an unknown
+segment is refused with the path of the offending field.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
+
+from vexil.flags import ValidationError, parse_flag
+
+from ._errors import BadRequest, Conflict, NotFound
+from ._projects import check_key, check_version, environment_row, initial_targeting, project_row
+from ._store import (
+    SHARED_FIELDS,
+    TARGETING_FIELDS,
+    Store,
+    Tx,
+    flag_document,
+    new_id,
+    now,
+    unprocessable,
+)
+from ._tables import environments, flags, targeting
+
+CREATE_FIELDS = frozenset({"key", *SHARED_FIELDS, "targeting", "comment"})
+
+
+def flag_row(conn: Connection, project_id: int, key: str) -> Any:
+    row = conn.execute(
+        select(flags).where(flags.c.project_id == project_id, flags.c.key == key)
+    ).first()
+    if row is None:
+        raise NotFound(f"no flag {key!r}", field="flag")
+    return row
+
+
+def _targeting_rows(conn: Connection, flag_id: int) -> list[Any]:
+    return list(
+        conn.execute(
+            select(targeting, environments.c.key.label("env_key"))
+            .join(environments, environments.c.id == targeting.c.environment_id)
+            .where(targeting.c.flag_id == flag_id)
+            .order_by(environments.c.id)
+        )
+    )
+
+
+def flag_json(row: Any, targetings: list[Any] | None = None) -> dict[str, Any]:
+    out: dict[str, Any] = {"key": row.key}
+    out.update({name: row._mapping[name] for name in SHARED_FIELDS})
+    out.update(
+        version=row.version,
+        created_at=row.created_at.isoformat(),
+        updated_at=row.updated_at.isoformat(),
+    )
+    if targetings is not None:
+        out["environments"] = {t.env_key: targeting_json(t) for t in targetings}
+    return out
+
+
+def targeting_json(row: Any) -> dict[str, Any]:
+    body = {k: row.body.get(k) for k in TARGETING_FIELDS if row.body.get(k) is not None}
+    return {**body, "version": row.version, "updated_at": row.updated_at.isoformat()}
+
+
+def _shared(body: dict[str, Any]) -> dict[str, Any]:
+    unknown = sorted(set(body) - CREATE_FIELDS)
+    if unknown:
+        raise BadRequest(f"unknown field {unknown[0]!r}", field=unknown[0])
+    return {k: body[k] for k in SHARED_FIELDS if k in body}
+
+
+def _normalized(key: str, shared: dict[str, Any]) -> dict[str, Any]:
+    """The shared fields, validated on their own and completed with their defaults."""
+    try:
+        flag = parse_flag(key, {**shared, "variations": shared.get("variations")})
+    except ValidationError as exc:
+        raise unprocessable(exc) from None
+    return {
+        "name": flag.name,
+        "description": flag.description,
+        "tags": list(flag.tags),
+        "temporary": flag.temporary,
+        "client_side": flag.client_side,
+        "metadata": dict(flag.metadata),
+        "type": flag.type.value,
+        "variations": dict(flag.variations),
+    }
+
+
+# ------------------------------------------------------------------- reading
+
+
+def list_flags(
+    store: Store,
+    project: str,
+    *,
+    query: str | None = None,
+    tag: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> dict[str, Any]:
+    with store.read() as conn:
+        prow = project_row(conn, project)
+        where = [flags.c.project_id == prow.id]
+        if query:
+            like = f"%{query.lower()}%"
+            where.append(
+                or_(func.lower(flags.c.key).like(like), func.lower(flags.c.name).like(like))
+            )
+        rows = list(conn.execute(select(flags).where(*where).order_by(flags.c.key)))
+        if tag:
+            rows = [r for r in rows if tag in (r.tags or [])]
+        total, page = len(rows), rows[offset : offset + limit]
+        on = _on_by_environment(conn, [r.id for r in page])
+        items = [{**flag_json(r), "on": on.get(r.id, {})} for r in page]
+    return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def _on_by_environment(conn: Connection, flag_ids: list[int]) -> dict[int, dict[str, bool]]:
+    out: dict[int, dict[str, bool]] = {}
+    if not flag_ids:
+        return out
+    rows = conn.execute(
+        select(targeting.c.flag_id, targeting.c.body, environments.c.key)
+        .join(environments, environments.c.id == targeting.c.environment_id)
+        .where(targeting.c.flag_id.in_(flag_ids))
+    )
+    for flag_id, body, env_key in rows:
+        out.setdefault(flag_id, {})[env_key] = bool(body.get("on", False))
+    return out
+
+
+def get_flag(store: Store, project: str, key: str) -> dict[str, Any]:
+    with store.read() as conn:
+        row = flag_row(conn, project_row(conn, project).id, key)
+        return flag_json(row, _targeting_rows(conn, row.id))
+
+
+def get_targeting(store: Store, project: str, env: str, key: str) -> dict[str, Any]:
+    with store.read() as conn:
+        prow = project_row(conn, project)
+        erow = environment_row(conn, prow.id, env)
+        row = _targeting_row(conn, flag_row(conn, prow.id, key).id, erow.id)
+        return targeting_json(row)
+
+
+def _targeting_row(conn: Connection, flag_id: int, env_id: int) -> Any:
+    return conn.execute(
+        select(targeting).where(
+            targeting.c.flag_id == flag_id, targeting.c.environment_id == env_id
+        )
+    ).one()
+
+
+# ------------------------------------------------------------------- writing
+
+
+def create_flag(store: Store, actor: str, project: str, body: dict[str, Any]) -> dict[str, Any]:
+    key = check_key(body.get("key", ""))
+    shared = _normalized(key, _shared(body))
+    given = body.get("targeting") or {}
+    _check_targeting_fields(given)
+    with store.write() as tx:
+        prow = project_row(tx.conn, project)
+        if tx.conn.execute(
+            select(flags.c.id).where(flags.c.project_id == prow.id, flags.c.key == key)
+        ).first():
+            raise Conflict(f"flag {key!r} already exists", field="key")
+        t = now()
+        flag_id = new_id(
+            tx.conn.execute(
+                insert(flags).values(
+                    project_id=prow.id, key=key, version=1, created_at=t, updated_at=t, **shared
+                )
+            )
+        )
+        body_ = initial_targeting(shared["variations"], given)
+        for env in tx.conn.execute(
+            select(environments).where(environments.c.project_id == prow.id)
+        ):
+            doc = flag_document(shared, body_)
+            tx.validated(env.id, lambda rs, doc=doc: rs.with_flag(key, doc))
+            tx.conn.execute(
+                insert(targeting).values(
+                    flag_id=flag_id, environment_id=env.id, body=body_, version=1, updated_at=t
+                )
+            )
+            tx.record(env.id, "flag", key)
+        after = flag_json(flag_row(tx.conn, prow.id, key), _targeting_rows(tx.conn, flag_id))
+        tx.audit(
+            actor,
+            "flag.create",
+            "flag",
+            key,
+            project_id=prow.id,
+            after=after,
+            comment=str(body.get("comment", "")),
+        )
+    return after
+
+
+def update_flag(
+    store: Store,
+    actor: str,
+    project: str,
+    key: str,
+    changes: dict[str, Any],
+    if_version: int | None,
+    comment: str = "",
+) -> dict[str, Any]:
+    """Change the shared fields (name, variations, ...), checked in every environment."""
+    patch = _shared(changes)
+    with store.write() as tx:
+        prow = project_row(tx.conn, project)
+        row = flag_row(tx.conn, prow.id, key)
+        check_version(row.version, if_version)
+        current = {name: row._mapping[name] for name in SHARED_FIELDS}
+        if "type" not in patch and "variations" in patch:
+            current.pop("type")  # inferred again from the new variations
+        shared = _normalized(key, {**current, **patch})
+        before = flag_json(row, _targeting_rows(tx.conn, row.id))
+        for t_row in _targeting_rows(tx.conn, row.id):
+            doc = flag_document(shared, t_row.body)
+            tx.validated(t_row.environment_id, lambda rs, doc=doc: rs.with_flag(key, doc))
+            tx.record(t_row.environment_id, "flag", key)
+        tx.conn.execute(
+            update(flags)
+            .where(flags.c.id == row.id)
+            .values(version=row.version + 1, updated_at=now(), **shared)
+        )
+        after = flag_json(flag_row(tx.conn, prow.id, key), _targeting_rows(tx.conn, row.id))
+        tx.audit(
+            actor,
+            "flag.update",
+            "flag",
+            key,
+            project_id=prow.id,
+            before=before,
+            after=after,
+            comment=comment,
+        )
+    return after
+
+
+def delete_flag(store: Store, actor: str, project: str, key: str, comment: str = "") -> None:
+    with store.write() as tx:
+        prow = project_row(tx.conn, project)
+        row = flag_row(tx.conn, prow.id, key)
+        before = flag_json(row, _targeting_rows(tx.conn, row.id))
+        for t_row in _targeting_rows(tx.conn, row.id):
+            tx.validated(t_row.environment_id, lambda rs: rs.without_flag(key))
+            tx.record(t_row.environment_id, "flag", key)
+        tx.conn.execute(delete(flags).where(flags.c.id == row.id))
+        tx.audit(
+            actor, "flag.delete", "flag", key, project_id=prow.id, before=before, comment=comment
+        )
+
+
+def _check_targeting_fields(body: dict[str, Any]) -> None:
+    if not isinstance(body, dict):
+        raise BadRequest("targeting must be an object", field="targeting")
+    unknown = sorted(set(body) - set(TARGETING_FIELDS))
+    if unknown:
+        raise BadRequest(
+            f"unknown targeting field {unknown[0]!r} (fields: {', '.join(TARGETING_FIELDS)})",
+            field=unknown[0],
+        )
+
+
+def _write_targeting(
+    tx: Tx,
+    actor: str,
+    prow: Any,
+    erow: Any,
+    key: str,
+    new_body: dict[str, Any],
+    if_version: int | None,
+    action: str,
+    comment: str,
+) -> dict[str, Any]:
+    row = flag_row(tx.conn, prow.id, key)
+    current = _targeting_row(tx.conn, row.id, erow.id)
+    check_version(current.version, if_version)
+    doc = flag_document(row._mapping, new_body)
+    tx.validated(erow.id, lambda rs: rs.with_flag(key, doc))
+    tx.conn.execute(
+        update(targeting)
+        .where(targeting.c.id == current.id)
+        .values(body=new_body, version=current.version + 1, updated_at=now())
+    )
+    tx.record(erow.id, "flag", key)
+    after = targeting_json(_targeting_row(tx.conn, row.id, erow.id))
+    tx.audit(
+        actor,
+        action,
+        "targeting",
+        key,
+        project_id=prow.id,
+        env_id=erow.id,
+        before=targeting_json(current),
+        after=after,
+        comment=comment,
+    )
+    return after
+
+
+def replace_targeting(
+    store: Store,
+    actor: str,
+    project: str,
+    env: str,
+    key: str,
+    body: dict[str, Any],
+    if_version: int | None,
+    comment: str = "",
+) -> dict[str, Any]:
+    _check_targeting_fields(body)
+    with store.write() as tx:
+        prow = project_row(tx.conn, project)
+        erow = environment_row(tx.conn, prow.id, env)
+        return _write_targeting(
+            tx, actor, prow, erow, key, dict(body), if_version, "targeting.update", comment
+        )
+
+
+def toggle(
+    store: Store,
+    actor: str,
+    project: str,
+    env: str,
+    key: str,
+    on: bool,
+    if_version: int | None,
+    comment: str = "",
+) -> dict[str, Any]:
+    with store.write() as tx:
+        prow = project_row(tx.conn, project)
+        erow = environment_row(tx.conn, prow.id, env)
+        current = _targeting_row(tx.conn, flag_row(tx.conn, prow.id, key).id, erow.id)
+        body = {**current.body, "on": on}
+        return _write_targeting(
+            tx, actor, prow, erow, key, body, if_version, "targeting.toggle", comment
+        )
+
+
+def promote(
+    store: Store, actor: str, project: str, key: str, source: str, target: str, comment: str = ""
+) -> dict[str, Any]:
+    """Copy a flag's targeting from one environment to another."""
+    if source == target:
+        raise BadRequest("source and target are the same environment", field="target")
+    with store.write() as tx:
+        prow = project_row(tx.conn, project)
+        src = environment_row(tx.conn, prow.id, source)
+        dst = environment_row(tx.conn, prow.id, target)
+        body = dict(_targeting_row(tx.conn, flag_row(tx.conn, prow.id, key).id, src.id).body)
+        return _write_targeting(
+            tx,
+            actor,
+            prow,
+            dst,
+            key,
+            body,
+            None,
+            "targeting.promote",
+            comment or f"promoted from {source}",
+        )

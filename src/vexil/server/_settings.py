@@ -1,0 +1,110 @@
+"""The server's settings: one object, from CLI options and ``VEXIL_*`` variables.
+
+Precedence: an explicit argument (the CLI), then the environment, then the default.
+Mistakes fail at construction, with the name of the setting.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from ._errors import ConfigurationError
+
+ENV_PREFIX = "VEXIL_"
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything ``vexil serve`` can be told. Each field is also ``VEXIL_<NAME>``."""
+
+    #: Where the server listens.
+    host: str = "127.0.0.1"
+    port: int = 8800
+    #: SQLAlchemy URL; SQLite file ``vexil.db`` in the working directory by default.
+    database_url: str = "sqlite:///vexil.db"
+    #: The first admin's password; a random one is generated and printed if unset.
+    admin_password: str | None = None
+    #: The URL people reach the server at, for the links it prints.
+    public_url: str | None = None
+    #: Seconds between heartbeat comments on idle streams.
+    heartbeat_seconds: float = 15.0
+    #: Largest accepted request body for SDK events, in bytes.
+    max_event_bytes: int = 1_048_576
+    #: Seconds between checks for changes made by other replicas (fallback bus).
+    poll_seconds: float = 1.0
+    #: Whether /metrics needs no credentials.
+    public_metrics: bool = True
+    #: How many changes per environment are kept for stream replay.
+    change_log_size: int = 1000
+    #: Logging: "info", "debug", "warning"...
+    log_level: str = "info"
+
+    def __post_init__(self) -> None:
+        if not 0 < self.port < 65536:
+            raise ConfigurationError("port", f"must be from 1 to 65535, not {self.port}")
+        if self.heartbeat_seconds <= 0:
+            raise ConfigurationError("heartbeat_seconds", "must be positive")
+        if self.poll_seconds <= 0:
+            raise ConfigurationError("poll_seconds", "must be positive")
+        if self.max_event_bytes < 1024:
+            raise ConfigurationError("max_event_bytes", "must be at least 1024")
+        if not self.database_url.startswith(("sqlite", "postgresql")):
+            raise ConfigurationError(
+                "database_url", "use sqlite:///PATH or postgresql://USER@HOST/DB"
+            )
+
+    @classmethod
+    def load(
+        cls, overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from ``environ`` (default ``os.environ``), then ``overrides`` (not None)."""
+        env = os.environ if environ is None else environ
+        values: dict[str, Any] = {}
+        for f in fields(cls):
+            raw = env.get(ENV_PREFIX + f.name.upper())
+            if raw is not None:
+                values[f.name] = _convert(f.name, f.type, raw)
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        return cls(**values)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")
+
+    @property
+    def base_url(self) -> str:
+        return self.public_url or f"http://{self.host}:{self.port}"
+
+    def sqlalchemy_url(self) -> str:
+        """The URL with the driver SQLAlchemy should use (psycopg 3 for PostgreSQL)."""
+        url = self.database_url
+        if url.startswith("postgresql://"):
+            return "postgresql+psycopg://" + url.removeprefix("postgresql://")
+        if url.startswith("sqlite:///") and not url.startswith("sqlite:////"):
+            path = Path(url.removeprefix("sqlite:///"))
+            return f"sqlite:///{path}"
+        return url
+
+
+def _convert(name: str, kind: Any, raw: str) -> Any:
+    kind = str(kind)
+    try:
+        if kind.startswith("int"):
+            return int(raw)
+        if kind.startswith("float"):
+            return float(raw)
+        if kind.startswith("bool"):
+            if raw.lower() in ("1", "true", "yes", "on"):
+                return True
+            if raw.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(raw)
+    except ValueError:
+        raise ConfigurationError(
+            name, f"{ENV_PREFIX}{name.upper()}={raw!r} is not a {kind}"
+        ) from None
+    return raw

@@ -1,0 +1,245 @@
+"""The store: transactions that validate, version, audit, log changes and publish.
+
+Every write goes through ``Store.write()``: one transaction in which the writer
+locks the environments it changes, validates with the engine, bumps each
+environment's revision once, records what changed (for stream replay) and an
+audit entry; after the commit, the changes are published on the bus. A write
+that fails leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Connection, CursorResult, Engine, delete, insert, select, text, update
+
+from vexil.flags import Ruleset, ValidationError
+
+from ._bus import CHANNEL, Change, Hub
+from ._errors import NotFound, Unprocessable
+from ._tables import audit_log as audit_table
+from ._tables import changes, environments, flags, segments, targeting
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def new_id(result: CursorResult[Any]) -> int:
+    """The primary key an INSERT created."""
+    key = result.inserted_primary_key
+    assert key is not None
+    return int(key[0])
+
+
+class Tx:
+    """One write transaction."""
+
+    def __init__(self, store: Store, conn: Connection) -> None:
+        self.store, self.conn = store, conn
+        self.revisions: dict[int, int] = {}
+        self.rulesets: dict[int, Ruleset] = {}
+
+    def lock_environment(self, env_id: int) -> None:
+        """Serialize writers of one environment (SQLite's BEGIN IMMEDIATE already does)."""
+        if self.conn.dialect.name == "postgresql":
+            self.conn.execute(
+                select(environments.c.id).where(environments.c.id == env_id).with_for_update()
+            )
+
+    def ruleset(self, env_id: int) -> Ruleset:
+        """The environment's ruleset as this transaction sees it (cached across writes)."""
+        if env_id not in self.rulesets:
+            self.lock_environment(env_id)
+            self.rulesets[env_id] = self.store.rulesets.load(self.conn, env_id)[1]
+        return self.rulesets[env_id]
+
+    def validated(self, env_id: int, change: Any) -> Ruleset:
+        """Apply ``change(ruleset) -> ruleset`` with the engine, or raise 422 naming the field."""
+        try:
+            result: Ruleset = change(self.ruleset(env_id))
+        except ValidationError as exc:
+            raise unprocessable(exc) from None
+        self.rulesets[env_id] = result
+        return result
+
+    def record(self, env_id: int, kind: str, key: str) -> int:
+        """Note that ``kind`` ``key`` changed in an environment; returns its new revision."""
+        revision = self.revisions.get(env_id)
+        if revision is None:
+            self.conn.execute(
+                update(environments)
+                .where(environments.c.id == env_id)
+                .values(revision=environments.c.revision + 1)
+            )
+            revision = self.conn.execute(
+                select(environments.c.revision).where(environments.c.id == env_id)
+            ).scalar_one()
+            self.revisions[env_id] = revision
+            if self.conn.dialect.name == "postgresql":
+                self.conn.execute(
+                    text("SELECT pg_notify(:c, :p)"), {"c": CHANNEL, "p": f"{env_id}:{revision}"}
+                )
+            keep = self.store.change_log_size
+            self.conn.execute(
+                delete(changes).where(
+                    changes.c.environment_id == env_id, changes.c.revision <= revision - keep
+                )
+            )
+        self.conn.execute(
+            insert(changes).values(
+                environment_id=env_id, revision=revision, kind=kind, key=key, created_at=now()
+            )
+        )
+        return revision
+
+    def audit(
+        self,
+        actor: str,
+        action: str,
+        resource: str,
+        key: str | None,
+        *,
+        project_id: int | None = None,
+        env_id: int | None = None,
+        before: Any = None,
+        after: Any = None,
+        comment: str = "",
+    ) -> None:
+        self.conn.execute(
+            insert(audit_table).values(
+                at=now(),
+                actor=actor,
+                action=action,
+                resource=resource,
+                resource_key=key,
+                project_id=project_id,
+                environment_id=env_id,
+                before=before,
+                after=after,
+                comment=comment,
+            )
+        )
+
+
+def unprocessable(exc: ValidationError) -> Unprocessable:
+    first = exc.problems[0]
+    problems = [{"field": p.path, "message": p.message} for p in exc.problems]
+    return Unprocessable(str(first), field=first.path, problems=problems)
+
+
+class RulesetCache:
+    """Compiled rulesets per environment, keyed by revision, shared by requests.
+
+    Rebuilt from the database when the environment's revision moved on (a write
+    by another replica); updated in place after this process's own writes.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._rulesets: dict[int, tuple[int, Ruleset]] = {}
+        self._documents: dict[tuple[int, int], bytes] = {}
+
+    def load(self, conn: Connection, env_id: int) -> tuple[int, Ruleset]:
+        """The environment's current revision and its ruleset."""
+        revision = conn.execute(
+            select(environments.c.revision).where(environments.c.id == env_id)
+        ).scalar_one_or_none()
+        if revision is None:
+            raise NotFound(f"no environment {env_id}")
+        cached = self._rulesets.get(env_id)
+        if cached is not None and cached[0] == revision:
+            return cached
+        ruleset = Ruleset.from_data(environment_document(conn, env_id))
+        self.put(env_id, revision, ruleset)
+        return revision, ruleset
+
+    def put(self, env_id: int, revision: int, ruleset: Ruleset) -> None:
+        with self._lock:
+            current = self._rulesets.get(env_id)
+            if current is None or current[0] <= revision:
+                self._rulesets[env_id] = (revision, ruleset)
+
+    def cached(self, env_id: int) -> tuple[int, Ruleset] | None:
+        return self._rulesets.get(env_id)
+
+    def document_bytes(self, env_id: int, revision: int, render: Any) -> bytes:
+        """The serialized ruleset of a revision, rendered once."""
+        key = (env_id, revision)
+        body = self._documents.get(key)
+        if body is None:
+            body = render()
+            with self._lock:
+                self._documents = {k: v for k, v in self._documents.items() if k[0] != env_id}
+                self._documents[key] = body
+        return body
+
+
+def environment_document(conn: Connection, env_id: int) -> dict[str, Any]:
+    """The flag document of one environment, assembled from the tables."""
+    env = conn.execute(select(environments).where(environments.c.id == env_id)).one()
+    rows = conn.execute(
+        select(flags, targeting.c.body)
+        .join(targeting, targeting.c.flag_id == flags.c.id)
+        .where(targeting.c.environment_id == env_id, flags.c.project_id == env.project_id)
+        .order_by(flags.c.key)
+    ).all()
+    segs = conn.execute(
+        select(segments.c.key, segments.c.body)
+        .where(segments.c.environment_id == env_id)
+        .order_by(segments.c.key)
+    ).all()
+    return {
+        "version": 1,
+        "flags": {row.key: flag_document(row._mapping, row.body) for row in rows},
+        "segments": dict(segs),
+    }
+
+
+SHARED_FIELDS = (
+    "name",
+    "description",
+    "tags",
+    "temporary",
+    "client_side",
+    "metadata",
+    "type",
+    "variations",
+)
+TARGETING_FIELDS = ("on", "off_variation", "default", "targets", "rules", "prerequisites")
+
+
+def flag_document(flag: Any, body: dict[str, Any]) -> dict[str, Any]:
+    """A flag's document in one environment: its shared fields plus that targeting."""
+    doc = {name: flag[name] for name in SHARED_FIELDS}
+    doc.update({k: v for k, v in body.items() if k in TARGETING_FIELDS and v is not None})
+    return doc
+
+
+class Store:
+    def __init__(self, engine: Engine, hub: Hub, change_log_size: int = 1000) -> None:
+        self.engine, self.hub = engine, hub
+        self.change_log_size = change_log_size
+        self.rulesets = RulesetCache()
+
+    @contextmanager
+    def write(self) -> Iterator[Tx]:
+        with self.engine.connect() as conn:
+            conn = conn.execution_options(vexil_write=True)
+            with conn.begin():
+                tx = Tx(self, conn)
+                yield tx
+        for env_id, revision in tx.revisions.items():
+            if env_id in tx.rulesets:
+                self.rulesets.put(env_id, revision, tx.rulesets[env_id])
+        for env_id, revision in tx.revisions.items():
+            self.hub.publish(Change(env_id, revision))
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn

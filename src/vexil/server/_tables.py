@@ -1,0 +1,245 @@
+"""The database schema (SQLAlchemy Core). Alembic migrations in ``_migrations`` create it.
+
+Flags belong to a project: key, variations, description and tags are shared by its
+environments. Targeting (on/off, targets, rules, defaults, prerequisites) and
+segments are per environment. Every write bumps the environment's ``revision`` and
+appends to ``changes``, which streams replay from.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Column,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes everywhere; SQLite, which has no time zones, stores naive UTC."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+#: JSON on SQLite, JSONB on PostgreSQL.
+Json = JSON().with_variant(JSONB(), "postgresql")
+
+
+def _now() -> Column[object]:
+    return Column("created_at", UtcDateTime(), nullable=False)
+
+
+projects = Table(
+    "projects",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("key", String(200), nullable=False, unique=True),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("version", Integer, nullable=False, default=1),
+    _now(),
+)
+
+environments = Table(
+    "environments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("production", Boolean, nullable=False, default=False),
+    Column("revision", Integer, nullable=False, default=0),
+    Column("version", Integer, nullable=False, default=1),
+    _now(),
+    UniqueConstraint("project_id", "key"),
+)
+
+flags = Table(
+    "flags",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(200), nullable=False),
+    Column("name", String(200), nullable=False),
+    Column("description", Text, nullable=False, default=""),
+    Column("tags", Json, nullable=False),
+    Column("temporary", Boolean, nullable=False, default=True),
+    Column("client_side", Boolean, nullable=False, default=False),
+    Column("metadata", Json, nullable=False),
+    Column("type", String(20), nullable=False),
+    Column("variations", Json, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    _now(),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("project_id", "key"),
+)
+
+targeting = Table(
+    "targeting",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("flag_id", ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    #: The targeting fields of the flag document: on, off_variation, default,
+    #: targets, rules, prerequisites.
+    Column("body", Json, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("flag_id", "environment_id"),
+)
+
+segments = Table(
+    "segments",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    Column("key", String(200), nullable=False),
+    #: The segment in document form: name, description, included, excluded, rules.
+    Column("body", Json, nullable=False),
+    Column("version", Integer, nullable=False, default=1),
+    _now(),
+    Column("updated_at", UtcDateTime(), nullable=False),
+    UniqueConstraint("environment_id", "key"),
+)
+
+changes = Table(
+    "changes",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    Column("revision", Integer, nullable=False),
+    #: "flag" or "segment".
+    Column("kind", String(20), nullable=False),
+    Column("key", String(200), nullable=False),
+    _now(),
+    Index(None, "environment_id", "revision"),
+)
+
+sdk_keys = Table(
+    "sdk_keys",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    #: "server" (secret, reads the whole ruleset) or "client" (public, client-side flags).
+    Column("kind", String(20), nullable=False),
+    #: Kept so that people with access can reveal and copy it, as in other products.
+    Column("key", String(200), nullable=False),
+    Column("key_hash", String(64), nullable=False, unique=True),
+    _now(),
+    #: Set when the key was rotated: it keeps working until then.
+    Column("expires_at", UtcDateTime(), nullable=True),
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("username", String(200), nullable=False, unique=True),
+    Column("password_hash", String(500), nullable=False),
+    #: "viewer", "editor" or "admin".
+    Column("role", String(20), nullable=False),
+    Column("disabled", Boolean, nullable=False, default=False),
+    _now(),
+)
+
+api_tokens = Table(
+    "api_tokens",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("name", String(200), nullable=False),
+    #: SHA-256 of the token: tokens are random and long, so a slow hash adds nothing.
+    Column("token_hash", String(64), nullable=False, unique=True),
+    #: The first characters, to recognise a token in lists.
+    Column("prefix", String(20), nullable=False),
+    Column("role", String(20), nullable=False),
+    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=True),
+    Column("created_by", String(200), nullable=False),
+    _now(),
+    Column("last_used_at", UtcDateTime(), nullable=True),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UtcDateTime(), nullable=False, index=True),
+    Column("actor", String(200), nullable=False, index=True),
+    #: For example "flag.create", "targeting.update", "segment.delete".
+    Column("action", String(50), nullable=False),
+    Column("project_id", Integer, nullable=True),
+    Column("environment_id", Integer, nullable=True),
+    #: "project", "environment", "flag", "targeting", "segment", "sdk_key", "token", "user".
+    Column("resource", String(20), nullable=False),
+    Column("resource_key", String(200), nullable=True, index=True),
+    Column("comment", Text, nullable=False, default=""),
+    Column("before", Json, nullable=True),
+    Column("after", Json, nullable=True),
+)
+
+evaluation_counts = Table(
+    "evaluation_counts",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    Column("flag_key", String(200), nullable=False),
+    Column("variant", String(200), nullable=True),
+    #: The summary period the SDK reported, in Unix seconds.
+    Column("period_start", Float, nullable=False),
+    Column("period_end", Float, nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Index(None, "environment_id", "flag_key", "period_start"),
+)
+
+custom_events = Table(
+    "custom_events",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    #: "track" or "identify".
+    Column("kind", String(20), nullable=False),
+    Column("name", String(200), nullable=True),
+    Column("context_key", String(500), nullable=True),
+    Column("context", Json, nullable=True),
+    Column("value", Float, nullable=True),
+    Column("data", Json, nullable=True),
+    Column("at", Float, nullable=False),
+    Column("received_at", UtcDateTime(), nullable=False),
+)

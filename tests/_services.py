@@ -1,0 +1,168 @@
+"""Real services for the tests: a PostgreSQL cluster and Vexil servers, on loopback.
+
+Nothing here is mocked: PostgreSQL is started from its own binaries in a temporary
+directory, and each Vexil server is a real ``vexil serve`` process.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "condition") -> Any:
+    """Poll ``condition`` until it returns something truthy (no fixed sleeps)."""
+    deadline = time.monotonic() + timeout
+    delay = 0.01
+    while True:
+        try:
+            result = condition()
+            if result:
+                return result
+        except (httpx.HTTPError, OSError):
+            pass
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(delay)
+        delay = min(delay * 2, 0.2)
+
+
+def postgres_bin(name: str) -> str | None:
+    found = shutil.which(name)
+    if found:
+        return found
+    candidates = sorted(glob.glob(f"/usr/lib/postgresql/*/bin/{name}"))
+    return candidates[-1] if candidates else None
+
+
+class Postgres:
+    """A throwaway PostgreSQL cluster on a free loopback port."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="vexil-pg-"))
+        self.port = free_port()
+        self.user = "vexil"
+        self._as: list[str] = []
+
+    def start(self) -> None:
+        initdb, pg_ctl = postgres_bin("initdb"), postgres_bin("pg_ctl")
+        if not (initdb and pg_ctl):
+            raise RuntimeError("PostgreSQL's initdb and pg_ctl were not found")
+        if os.geteuid() == 0:  # PostgreSQL refuses to run as root
+            account = pwd.getpwnam("postgres")
+            os.chown(self.dir, account.pw_uid, account.pw_gid)
+            self._as = ["runuser", "-u", "postgres", "--"]
+        data = self.dir / "data"
+        self._run([initdb, "-D", str(data), "-U", self.user, "--auth=trust", "-E", "UTF8"])
+        options = f"-c listen_addresses=127.0.0.1 -p {self.port} -k {self.dir} -c fsync=off"
+        self._run(
+            [pg_ctl, "-D", str(data), "-o", options, "-l", str(self.dir / "log"), "-w", "start"]
+        )
+
+    def _run(self, argv: list[str]) -> None:
+        subprocess.run([*self._as, *argv], check=True, capture_output=True)
+
+    def url(self, database: str = "postgres") -> str:
+        return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
+
+    def create_database(self, name: str) -> str:
+        import psycopg
+
+        with psycopg.connect(self.url(), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        return self.url(name)
+
+    def stop(self) -> None:
+        pg_ctl = postgres_bin("pg_ctl")
+        if pg_ctl:
+            subprocess.run(
+                [*self._as, pg_ctl, "-D", str(self.dir / "data"), "-m", "immediate", "stop"],
+                capture_output=True,
+                check=False,
+            )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+ADMIN_PASSWORD = "test-admin-password"
+
+
+class VexilServer:
+    """A ``vexil serve`` process on a free loopback port."""
+
+    def __init__(self, database_url: str, workdir: Path, *, demo: bool = False, **env: str) -> None:
+        self.database_url, self.workdir, self.demo = database_url, workdir, demo
+        self.port = free_port()
+        self.base_url = f"http://127.0.0.1:{self.port}"
+        self.env = env
+        self.process: subprocess.Popen[str] | None = None
+        self.log = workdir / f"server-{self.port}.log"
+
+    def start(self) -> VexilServer:
+        env = {
+            **os.environ,
+            "VEXIL_ADMIN_PASSWORD": ADMIN_PASSWORD,
+            "VEXIL_POLL_SECONDS": "0.2",
+            **self.env,
+        }
+        argv = [
+            sys.executable,
+            "-m",
+            "vexil",
+            "serve",
+            "--port",
+            str(self.port),
+            "--database",
+            self.database_url,
+        ]
+        if self.demo:
+            argv.append("--demo")
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                argv, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+        try:
+            wait_for(self._ready, timeout=30, what=f"vexil serve on port {self.port}")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"vexil serve did not start:\n{self.log.read_text()}") from None
+        return self
+
+    def _ready(self) -> bool:
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"vexil serve exited:\n{self.log.read_text()}")
+        return httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
+
+    def admin(self, **kwargs: Any) -> httpx.Client:
+        return httpx.Client(
+            base_url=self.base_url, auth=("admin", ADMIN_PASSWORD), timeout=10, **kwargs
+        )
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 15) -> int | None:
+        if self.process is None or self.process.poll() is not None:
+            return None if self.process is None else self.process.returncode
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            return self.process.wait()
