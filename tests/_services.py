@@ -166,3 +166,11 @@ class VexilServer:
         except subprocess.TimeoutExpired:
             self.process.kill()
             return self.process.wait()
+
+
+def sdk_key(
+    admin: httpx.Client, project: str, env: str = "development", kind: str = "server"
+) -> str:
+    """The current SDK key of ``kind`` of an environment, read through the admin API."""
+    keys = admin.get(f"/api/v1/projects/{project}/environments/{env}/keys").json()
+    return str(next(k["key"] for k in keys if k["kind"] == kind))

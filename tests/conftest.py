@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -83,8 +83,19 @@ def project(admin: httpx.Client) -> str:
     return key
 
 
-def sdk_key(
-    admin: httpx.Client, project: str, env: str = "development", kind: str = "server"
-) -> str:
-    keys = admin.get(f"/api/v1/projects/{project}/environments/{env}/keys").json()
-    return str(next(k["key"] for k in keys if k["kind"] == kind))
+@pytest.fixture
+def new_server(
+    request: pytest.FixtureRequest, workdir: Path
+) -> Iterator[Callable[..., VexilServer]]:
+    """Starts extra servers for one test (another backend, settings, replicas); stops them after."""
+    started: list[VexilServer] = []
+
+    def start(backend: str = "sqlite", database_url: str | None = None, **env: str) -> VexilServer:
+        url = database_url or database_for(backend, request, workdir)
+        instance = VexilServer(url, workdir, **env).start()
+        started.append(instance)
+        return instance
+
+    yield start
+    for instance in started:
+        instance.stop()

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import signal
-from pathlib import Path
+from collections.abc import Callable
 
 import httpx
 import pytest
 
-from _services import VexilServer
-from conftest import database_for, sdk_key
+from _services import VexilServer, sdk_key
 
 BOOL = {"on": True, "off": False}
 
@@ -115,8 +114,8 @@ def test_a_rejected_change_names_the_field_and_writes_nothing(
     assert admin.get(url).json() == before
 
 
-def test_sigterm_shuts_down_cleanly(request: pytest.FixtureRequest, workdir: Path) -> None:
-    instance = VexilServer(database_for("sqlite", request, workdir), workdir).start()
+def test_sigterm_shuts_down_cleanly(new_server: Callable[..., VexilServer]) -> None:
+    instance = new_server()
     # The server finishes its shutdown, then exits by the signal it was sent, as
     # uvicorn does so that a supervisor sees why it stopped.
     assert instance.stop(signal.SIGTERM) in (0, -signal.SIGTERM)
