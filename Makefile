@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install serve test lint format bench clean
+.PHONY: install serve test lint format bench bench-server clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -16,11 +16,9 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 
 install: $(VENV)/.installed
 
-# Until the server lands: validate the bundled example and evaluate one of its flags.
+# The server on SQLite (vexil.db here) with a demo project; Ctrl-C stops it.
 serve: install
-	$(BIN)/vexil validate examples/flags.yaml
-	$(BIN)/vexil eval examples/flags.yaml new-checkout --explain \
-		--context '{"key": "u-42", "email": "ana@vexil.dev", "plan": "pro"}'
+	$(BIN)/vexil serve --demo
 
 lint: install
 	$(BIN)/ruff check src tests bench
@@ -40,6 +38,11 @@ $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
 
 bench: $(VENV)/.bench-installed
 	$(BIN)/python bench/engine.py
+
+# Needs wrk (Debian package) for request rates; installed here when missing and root.
+bench-server: $(VENV)/.bench-installed
+	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; }
+	$(BIN)/python bench/server.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

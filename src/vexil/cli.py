@@ -66,7 +66,9 @@ def _register_server(commands: argparse._SubParsersAction[argparse.ArgumentParse
     """The server's commands, when the ``server`` extra is installed."""
     try:
         from .server._cli import register
-    except ImportError as exc:
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("vexil"):
+            raise  # a bug, not a missing extra
         missing = exc.name
 
         def unavailable(args: argparse.Namespace) -> int:

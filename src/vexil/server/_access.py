@@ -2,16 +2,32 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import delete, insert, select, update
 
-from ._auth import ROLES, digest, hash_password, new_secret
-from ._errors import BadRequest, Conflict, NotFound
+from ._auth import ROLES, hash_password, new_secret
+from ._credentials import digest
+from ._errors import BadRequest, Conflict, Forbidden, NotFound
 from ._projects import project_row
 from ._store import Store, new_id, now
 from ._tables import api_tokens, audit_log, environments, projects, users
+
+#: The longest token name or username: the audit log records "token:<name>" in 200.
+MAX_NAME = 100
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """``moment`` in UTC (naive means UTC); beyond year 1 or 9999 it is clamped there."""
+    if moment is None:
+        return None
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        return (datetime.min if moment.year == 1 else datetime.max).replace(tzinfo=UTC)
 
 
 def _role(role: str) -> str:
@@ -33,15 +49,18 @@ def token_json(row: Any, project_key: str | None) -> dict[str, Any]:
     }
 
 
-def list_tokens(store: Store) -> list[dict[str, Any]]:
+def list_tokens(store: Store, project_id: int | None = None) -> list[dict[str, Any]]:
+    """The tokens in use; with ``project_id``, only those limited to that project."""
+    query = (
+        select(api_tokens, projects.c.key.label("project_key"))
+        .outerjoin(projects, projects.c.id == api_tokens.c.project_id)
+        .where(api_tokens.c.revoked.is_(False))
+        .order_by(api_tokens.c.id)
+    )
+    if project_id is not None:
+        query = query.where(api_tokens.c.project_id == project_id)
     with store.read() as conn:
-        rows = conn.execute(
-            select(api_tokens, projects.c.key.label("project_key"))
-            .outerjoin(projects, projects.c.id == api_tokens.c.project_id)
-            .where(api_tokens.c.revoked.is_(False))
-            .order_by(api_tokens.c.id)
-        )
-        return [token_json(r, r.project_key) for r in rows]
+        return [token_json(r, r.project_key) for r in conn.execute(query)]
 
 
 def create_token(
@@ -51,6 +70,9 @@ def create_token(
     _role(role)
     if not name.strip():
         raise BadRequest("a token needs a name", field="name")
+    if len(name) > MAX_NAME:
+        # Writes are audited as "token:<name>", which must fit the audit log's actor.
+        raise BadRequest(f"a token name has at most {MAX_NAME} characters", field="name")
     token = new_secret("token")
     with store.write() as tx:
         project_id = project_row(tx.conn, project).id if project else None
@@ -74,11 +96,14 @@ def create_token(
     return {**out, "token": token}
 
 
-def revoke_token(store: Store, actor: str, token_id: int) -> None:
+def revoke_token(store: Store, actor: str, token_id: int, project_id: int | None = None) -> None:
+    """Revoke a token; with ``project_id``, only one limited to that project."""
     with store.write() as tx:
         row = tx.conn.execute(select(api_tokens).where(api_tokens.c.id == token_id)).first()
         if row is None or row.revoked:
             raise NotFound(f"no token {token_id}", field="token")
+        if project_id is not None and row.project_id != project_id:
+            raise Forbidden("this token is limited to another project")
         tx.conn.execute(update(api_tokens).where(api_tokens.c.id == token_id).values(revoked=True))
         tx.audit(actor, "token.revoke", "token", row.name, project_id=row.project_id)
 
@@ -104,6 +129,9 @@ def create_user(
     _role(role)
     if not username.strip():
         raise BadRequest("a user needs a username", field="username")
+    if len(username) > MAX_NAME:
+        # Writes are audited as "user:<username>", which must fit the audit log's actor.
+        raise BadRequest(f"a username has at most {MAX_NAME} characters", field="username")
     if len(password) < 8:
         raise BadRequest("a password needs at least 8 characters", field="password")
     with store.write() as tx:
@@ -167,7 +195,11 @@ def list_audit(
     limit: int = 100,
     offset: int = 0,
 ) -> dict[str, Any]:
-    """The audit log, newest first, filtered by flag, environment, actor and time."""
+    """The audit log, newest first, filtered by flag, environment, actor and time.
+
+    Times without an offset are UTC.
+    """
+    since, until = _utc(since), _utc(until)
     query = select(audit_log, environments.c.key.label("env_key")).outerjoin(
         environments, environments.c.id == audit_log.c.environment_id
     )

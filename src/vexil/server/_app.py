@@ -3,23 +3,26 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import IntegrityError
 from starlette.exceptions import HTTPException
 
 from vexil import __version__
 
 from ._bus import Hub, PostgresListener, RevisionPoller
 from ._db import make_engine, upgrade
-from ._errors import ApiError
+from ._errors import ApiError, Conflict
 from ._metrics import Metrics
+from ._requests import RequestCounter
 from ._settings import Settings
 from ._store import Store
+from ._stream import Broadcaster
 
 log = logging.getLogger("vexil.server")
 
@@ -56,6 +59,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub = Hub()
     app.state.hub = hub
     app.state.store = Store(engine, hub, settings.change_log_size)
+    broadcaster = Broadcaster(app.state.store, hub, app.state.metrics, settings.heartbeat_seconds)
+    broadcaster.start()
+    app.state.broadcaster = broadcaster
+    app.state.on_drain = [broadcaster.close]
     watchers: list[Any] = [RevisionPoller(engine, hub, settings.poll_seconds)]
     if not settings.is_sqlite:
         dsn = settings.database_url.replace("postgresql+psycopg://", "postgresql://")
@@ -69,11 +76,23 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         app.state.ready = False
         app.state.shutting_down = True
+        await drain(app)
         for callback in getattr(app.state, "on_shutdown", []):
             await callback()
         for watcher in watchers:
             watcher.stop()
         engine.dispose()
+
+
+async def drain(app: FastAPI) -> None:
+    """End long-lived responses (SDK streams), so that a graceful shutdown need not wait.
+
+    uvicorn runs the lifespan shutdown only once every connection has finished, and
+    a stream never finishes by itself: ``vexil serve`` drains as soon as the
+    shutdown begins. Callbacks in ``app.state.on_drain`` must be idempotent.
+    """
+    for callback in getattr(app.state, "on_drain", []):
+        await callback()
 
 
 def _handle_errors(app: FastAPI) -> None:
@@ -102,9 +121,17 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code, "error")
+        code = HTTP_CODES.get(exc.status_code, "error")
         body = {"error": {"code": code, "message": str(exc.detail), "field": None}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
+
+    @app.exception_handler(IntegrityError)
+    async def integrity(request: Request, exc: IntegrityError) -> Response:
+        # Two writers raced to create the same key, or to use what another deletes:
+        # the database refused the second, and nothing of it was written.
+        log.info("integrity error on %s %s: %s", request.method, request.url.path, exc.orig)
+        error = Conflict("a concurrent change conflicts with this one; read again and retry")
+        return JSONResponse(error.body(), status_code=error.status)
 
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
@@ -113,15 +140,16 @@ def _handle_errors(app: FastAPI) -> None:
         return JSONResponse(body, status_code=500)
 
 
-def _count_requests(app: FastAPI) -> None:
-    metrics: Metrics = app.state.metrics
+#: Error codes of the errors Starlette and FastAPI raise themselves.
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    413: "too_large",
+}
 
-    @app.middleware("http")
-    async def count(
-        request: Request, call_next: Callable[[Request], Awaitable[Response]]
-    ) -> Response:
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(request.method, path, str(response.status_code)).inc()
-        return response
+
+def _count_requests(app: FastAPI) -> None:
+    app.add_middleware(RequestCounter, metrics=app.state.metrics)

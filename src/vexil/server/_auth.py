@@ -14,17 +14,17 @@ the presented secret, then compare in constant time; secrets are never logged.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Literal
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, or_, select, update
 
+from ._credentials import digest
 from ._store import now
 from ._tables import api_tokens, environments, sdk_keys, users
 
@@ -38,10 +38,6 @@ _hasher = PasswordHasher()
 def new_secret(kind: str) -> str:
     """A new key or token: a recognizable prefix and 192 random bits."""
     return PREFIXES[kind] + secrets.token_urlsafe(24)
-
-
-def digest(secret: str) -> str:
-    return hashlib.sha256(secret.encode()).hexdigest()
 
 
 def hash_password(password: str) -> str:
@@ -104,9 +100,19 @@ def token_principal(conn: Connection, token: str) -> Principal | None:
     ).first()
     if row is None or not hmac.compare_digest(row.token_hash, wanted):
         return None
-    conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=now()))
+    # End the read before writing: SQLite cannot turn a read into a write once another
+    # writer has committed since ("database is locked", without waiting), whereas a
+    # transaction that starts by writing waits its turn.
     conn.commit()
+    t = now()
+    if row.last_used_at is None or t - row.last_used_at > LAST_USED_PRECISION:
+        conn.execute(update(api_tokens).where(api_tokens.c.id == row.id).values(last_used_at=t))
+        conn.commit()
     return Principal(f"token:{row.name}", row.role, row.project_id)
+
+
+#: How stale ``last_used_at`` may get: one write per token per minute, not per request.
+LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def user_principal(conn: Connection, username: str, password: str) -> Principal | None:
@@ -129,7 +135,9 @@ def basic_credentials(header: str) -> tuple[str, str] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     username, sep, password = raw.partition(":")
-    return (username, password) if sep else None
+    if not sep or "\x00" in raw:  # no NUL: PostgreSQL refuses them in queries
+        return None
+    return username, password
 
 
 def is_expired(expires_at: datetime | None) -> bool:

@@ -7,12 +7,16 @@ the base install works without the ``server`` extra.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
+import logging.config
+import socket
 import sys
 
 from ._bootstrap import FirstStart, bootstrap
 from ._bus import Hub
 from ._db import make_engine, upgrade
+from ._logging import config as logging_config
 from ._settings import Settings
 from ._store import Store
 
@@ -30,13 +34,11 @@ def settings_from(args: argparse.Namespace) -> Settings:
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from ._app import create_app
+    from ._app import create_app, drain
 
     settings = settings_from(args)
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s %(message)s",
-    )
+    log_config = logging_config(settings.log_level, settings.log_format)
+    logging.config.dictConfig(log_config)
     store = _store(settings)
     first = bootstrap(store, settings, demo=args.demo)
     store.engine.dispose()
@@ -46,14 +48,27 @@ def serve(args: argparse.Namespace) -> int:
         f"Vexil is running at {settings.base_url}/  (API docs: {settings.base_url}/api/docs)",
         flush=True,
     )
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        log_level=settings.log_level,
-        timeout_graceful_shutdown=10,
+    app = create_app(settings)
+
+    class Server(uvicorn.Server):
+        async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+            await drain(app)  # first end the streams, which would hold the shutdown up
+            await super().shutdown(sockets)
+
+    server = Server(
+        uvicorn.Config(
+            app,
+            host=settings.host,
+            port=settings.port,
+            log_level=settings.log_level,
+            log_config=log_config,
+            timeout_graceful_shutdown=10,
+        )
     )
-    return 0
+    # uvicorn re-raises the Ctrl-C it caught once it has stopped.
+    with contextlib.suppress(KeyboardInterrupt):
+        server.run()
+    return 0 if server.started else 1
 
 
 def _store(settings: Settings) -> Store:

@@ -15,7 +15,15 @@ from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from vexil.flags import ValidationError, parse_flag
 
 from ._errors import BadRequest, Conflict, NotFound
-from ._projects import check_key, check_version, environment_row, initial_targeting, project_row
+from ._projects import (
+    check_key,
+    check_version,
+    could_exist,
+    environment_row,
+    initial_targeting,
+    locked,
+    project_row,
+)
 from ._store import (
     SHARED_FIELDS,
     TARGETING_FIELDS,
@@ -31,10 +39,12 @@ from ._tables import environments, flags, targeting
 CREATE_FIELDS = frozenset({"key", *SHARED_FIELDS, "targeting", "comment"})
 
 
-def flag_row(conn: Connection, project_id: int, key: str) -> Any:
-    row = conn.execute(
-        select(flags).where(flags.c.project_id == project_id, flags.c.key == key)
-    ).first()
+def flag_row(conn: Connection, project_id: int, key: str, *, lock: bool = False) -> Any:
+    """A flag; with ``lock``, locked first: every write of a flag or its targeting does so."""
+    row = None
+    if could_exist(key):
+        query = select(flags).where(flags.c.project_id == project_id, flags.c.key == key)
+        row = conn.execute(locked(query, lock)).first()
     if row is None:
         raise NotFound(f"no flag {key!r}", field="flag")
     return row
@@ -168,7 +178,8 @@ def create_flag(store: Store, actor: str, project: str, body: dict[str, Any]) ->
     given = body.get("targeting") or {}
     _check_targeting_fields(given)
     with store.write() as tx:
-        prow = project_row(tx.conn, project)
+        # Locked: one creator of a key at a time, and no environment appears meanwhile.
+        prow = project_row(tx.conn, project, lock=True)
         if tx.conn.execute(
             select(flags.c.id).where(flags.c.project_id == prow.id, flags.c.key == key)
         ).first():
@@ -183,8 +194,10 @@ def create_flag(store: Store, actor: str, project: str, body: dict[str, Any]) ->
         )
         body_ = initial_targeting(shared["variations"], given)
         for env in tx.conn.execute(
-            select(environments).where(environments.c.project_id == prow.id)
-        ):
+            select(environments)
+            .where(environments.c.project_id == prow.id)
+            .order_by(environments.c.id)
+        ).all():
             doc = flag_document(shared, body_)
             tx.validated(env.id, lambda rs, doc=doc: rs.with_flag(key, doc))
             tx.conn.execute(
@@ -219,7 +232,7 @@ def update_flag(
     patch = _shared(changes)
     with store.write() as tx:
         prow = project_row(tx.conn, project)
-        row = flag_row(tx.conn, prow.id, key)
+        row = flag_row(tx.conn, prow.id, key, lock=True)
         check_version(row.version, if_version)
         current = {name: row._mapping[name] for name in SHARED_FIELDS}
         if "type" not in patch and "variations" in patch:
@@ -252,7 +265,7 @@ def update_flag(
 def delete_flag(store: Store, actor: str, project: str, key: str, comment: str = "") -> None:
     with store.write() as tx:
         prow = project_row(tx.conn, project)
-        row = flag_row(tx.conn, prow.id, key)
+        row = flag_row(tx.conn, prow.id, key, lock=True)
         before = flag_json(row, _targeting_rows(tx.conn, row.id))
         for t_row in _targeting_rows(tx.conn, row.id):
             tx.validated(t_row.environment_id, lambda rs: rs.without_flag(key))
@@ -285,7 +298,7 @@ def _write_targeting(
     action: str,
     comment: str,
 ) -> dict[str, Any]:
-    row = flag_row(tx.conn, prow.id, key)
+    row = flag_row(tx.conn, prow.id, key, lock=True)
     current = _targeting_row(tx.conn, row.id, erow.id)
     check_version(current.version, if_version)
     doc = flag_document(row._mapping, new_body)
@@ -343,7 +356,7 @@ def toggle(
     with store.write() as tx:
         prow = project_row(tx.conn, project)
         erow = environment_row(tx.conn, prow.id, env)
-        current = _targeting_row(tx.conn, flag_row(tx.conn, prow.id, key).id, erow.id)
+        current = _targeting_row(tx.conn, flag_row(tx.conn, prow.id, key, lock=True).id, erow.id)
         body = {**current.body, "on": on}
         return _write_targeting(
             tx, actor, prow, erow, key, body, if_version, "targeting.toggle", comment
@@ -360,7 +373,8 @@ def promote(
         prow = project_row(tx.conn, project)
         src = environment_row(tx.conn, prow.id, source)
         dst = environment_row(tx.conn, prow.id, target)
-        body = dict(_targeting_row(tx.conn, flag_row(tx.conn, prow.id, key).id, src.id).body)
+        flag_id = flag_row(tx.conn, prow.id, key, lock=True).id
+        body = dict(_targeting_row(tx.conn, flag_id, src.id).body)
         return _write_targeting(
             tx,
             actor,

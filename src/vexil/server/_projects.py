@@ -6,9 +6,10 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 
-from ._auth import digest, new_secret
+from ._auth import new_secret
+from ._credentials import digest
 from ._errors import BadRequest, Conflict, NotFound
 from ._store import Store, Tx, new_id, now
 from ._tables import environments, flags, projects, sdk_keys, targeting
@@ -26,19 +27,42 @@ def check_key(key: str, field: str = "key") -> str:
     return key
 
 
-def project_row(conn: Connection, key: str) -> Any:
-    row = conn.execute(select(projects).where(projects.c.key == key)).first()
+def could_exist(key: str) -> bool:
+    """Whether ``key`` is a valid key: others name nothing, and need no query.
+
+    (PostgreSQL refuses strings with NUL characters outright, for one.)
+    """
+    return isinstance(key, str) and KEY_RE.match(key) is not None
+
+
+def locked(query: Select[Any], lock: bool) -> Select[Any]:
+    """``query`` with ``FOR UPDATE`` when ``lock``.
+
+    Writers lock the row they are about to change *before* reading what they
+    check (its version, its targeting): on PostgreSQL two writers would otherwise
+    both pass the check on the same version, and the second would overwrite the
+    first. SQLite needs no row locks: its writers hold the database lock from the
+    start (``BEGIN IMMEDIATE``).
+    """
+    return query.with_for_update() if lock else query
+
+
+def project_row(conn: Connection, key: str, *, lock: bool = False) -> Any:
+    row = None
+    if could_exist(key):
+        row = conn.execute(locked(select(projects).where(projects.c.key == key), lock)).first()
     if row is None:
         raise NotFound(f"no project {key!r}", field="project")
     return row
 
 
-def environment_row(conn: Connection, project_id: int, key: str) -> Any:
-    row = conn.execute(
-        select(environments).where(
+def environment_row(conn: Connection, project_id: int, key: str, *, lock: bool = False) -> Any:
+    row = None
+    if could_exist(key):
+        query = select(environments).where(
             environments.c.project_id == project_id, environments.c.key == key
         )
-    ).first()
+        row = conn.execute(locked(query, lock)).first()
     if row is None:
         raise NotFound(f"no environment {key!r}", field="environment")
     return row
@@ -110,7 +134,7 @@ def update_project(
     store: Store, actor: str, key: str, changes: dict[str, Any], if_version: int | None
 ) -> dict[str, Any]:
     with store.write() as tx:
-        row = project_row(tx.conn, key)
+        row = project_row(tx.conn, key, lock=True)
         check_version(row.version, if_version)
         values = {
             k: v for k, v in changes.items() if k in ("name", "description") and v is not None
@@ -135,7 +159,7 @@ def update_project(
 
 def delete_project(store: Store, actor: str, key: str) -> None:
     with store.write() as tx:
-        row = project_row(tx.conn, key)
+        row = project_row(tx.conn, key, lock=True)
         tx.conn.execute(delete(projects).where(projects.c.id == row.id))
         tx.audit(
             actor, "project.delete", "project", key, project_id=row.id, before=project_json(row)
@@ -177,7 +201,8 @@ def create_environment(
 ) -> dict[str, Any]:
     check_key(body.get("key", ""))
     with store.write() as tx:
-        prow = project_row(tx.conn, project)
+        # Locked so that a flag created meanwhile cannot miss the new environment.
+        prow = project_row(tx.conn, project, lock=True)
         exists = tx.conn.execute(
             select(environments.c.id).where(
                 environments.c.project_id == prow.id, environments.c.key == body["key"]
@@ -210,7 +235,7 @@ def update_environment(
 ) -> dict[str, Any]:
     with store.write() as tx:
         prow = project_row(tx.conn, project)
-        row = environment_row(tx.conn, prow.id, key)
+        row = environment_row(tx.conn, prow.id, key, lock=True)
         check_version(row.version, if_version)
         values = {k: v for k, v in changes.items() if k in ("name", "production") and v is not None}
         tx.conn.execute(
@@ -234,8 +259,8 @@ def update_environment(
 
 def delete_environment(store: Store, actor: str, project: str, key: str) -> None:
     with store.write() as tx:
-        prow = project_row(tx.conn, project)
-        row = environment_row(tx.conn, prow.id, key)
+        prow = project_row(tx.conn, project, lock=True)
+        row = environment_row(tx.conn, prow.id, key, lock=True)
         count = tx.conn.execute(
             select(func.count())
             .select_from(environments)
@@ -276,8 +301,13 @@ def _insert_environment(tx: Tx, project_id: int, env: dict[str, Any]) -> int:
 
 
 def _seed_targeting(tx: Tx, project_id: int, env_id: int) -> None:
-    """A new environment starts with every flag of the project off."""
-    for flag in tx.conn.execute(select(flags).where(flags.c.project_id == project_id)):
+    """A new environment starts with every flag of the project off.
+
+    The flags are read with a share lock: a change of variations waits for the new
+    environment (and then checks it too) rather than slipping in between.
+    """
+    query = select(flags).where(flags.c.project_id == project_id).with_for_update(read=True)
+    for flag in tx.conn.execute(query).all():
         tx.conn.execute(
             insert(targeting).values(
                 flag_id=flag.id,

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, select, update
 
 from ._errors import Conflict, NotFound
-from ._projects import check_key, check_version, environment_row, project_row
+from ._projects import check_key, check_version, could_exist, environment_row, project_row
 from ._store import Store, now
 from ._tables import segments
 
@@ -20,9 +20,11 @@ FIELDS = ("name", "description", "included", "excluded", "rules")
 
 
 def segment_row(conn: Connection, env_id: int, key: str) -> Any:
-    row = conn.execute(
-        select(segments).where(segments.c.environment_id == env_id, segments.c.key == key)
-    ).first()
+    row = None
+    if could_exist(key):
+        row = conn.execute(
+            select(segments).where(segments.c.environment_id == env_id, segments.c.key == key)
+        ).first()
     if row is None:
         raise NotFound(f"no segment {key!r}", field="segment")
     return row
@@ -74,6 +76,8 @@ def put_segment(
     with store.write() as tx:
         prow = project_row(tx.conn, project)
         erow = environment_row(tx.conn, prow.id, env)
+        # Segments are locked through their environment, before anything is read.
+        tx.lock_environment(erow.id)
         row = tx.conn.execute(
             select(segments).where(segments.c.environment_id == erow.id, segments.c.key == key)
         ).first()
@@ -120,6 +124,7 @@ def delete_segment(store: Store, actor: str, project: str, env: str, key: str) -
     with store.write() as tx:
         prow = project_row(tx.conn, project)
         erow = environment_row(tx.conn, prow.id, env)
+        tx.lock_environment(erow.id)
         row = segment_row(tx.conn, erow.id, key)
         tx.validated(erow.id, lambda rs: rs.without_segment(key))
         tx.conn.execute(delete(segments).where(segments.c.id == row.id))

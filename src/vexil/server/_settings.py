@@ -42,6 +42,8 @@ class Settings:
     change_log_size: int = 1000
     #: Logging: "info", "debug", "warning"...
     log_level: str = "info"
+    #: "text" for people, "json" for one JSON object per line.
+    log_format: str = "text"
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
@@ -52,6 +54,12 @@ class Settings:
             raise ConfigurationError("poll_seconds", "must be positive")
         if self.max_event_bytes < 1024:
             raise ConfigurationError("max_event_bytes", "must be at least 1024")
+        if self.log_format not in ("text", "json"):
+            raise ConfigurationError("log_format", f"use text or json, not {self.log_format!r}")
+        if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
+            raise ConfigurationError(
+                "log_level", f"use debug, info, warning or error, not {self.log_level!r}"
+            )
         if not self.database_url.startswith(("sqlite", "postgresql")):
             raise ConfigurationError(
                 "database_url", "use sqlite:///PATH or postgresql://USER@HOST/DB"

@@ -16,10 +16,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, CursorResult, Engine, delete, insert, select, text, update
+from starlette.concurrency import run_in_threadpool
 
 from vexil.flags import Ruleset, ValidationError
 
 from ._bus import CHANNEL, Change, Hub
+from ._credentials import CredentialCache
 from ._errors import NotFound, Unprocessable
 from ._tables import audit_log as audit_table
 from ._tables import changes, environments, flags, segments, targeting
@@ -43,6 +45,8 @@ class Tx:
         self.store, self.conn = store, conn
         self.revisions: dict[int, int] = {}
         self.rulesets: dict[int, Ruleset] = {}
+        #: Set when SDK keys may have changed, so cached lookups are dropped at commit.
+        self.keys_changed = False
 
     def lock_environment(self, env_id: int) -> None:
         """Serialize writers of one environment (SQLite's BEGIN IMMEDIATE already does)."""
@@ -110,6 +114,8 @@ class Tx:
         after: Any = None,
         comment: str = "",
     ) -> None:
+        if action.startswith(("sdk_key.", "project.delete", "environment.delete")):
+            self.keys_changed = True
         self.conn.execute(
             insert(audit_table).values(
                 at=now(),
@@ -225,6 +231,35 @@ class Store:
         self.engine, self.hub = engine, hub
         self.change_log_size = change_log_size
         self.rulesets = RulesetCache()
+        self.credentials = CredentialCache()
+
+    def fresh(self, env_id: int) -> tuple[int, Ruleset] | None:
+        """The cached ruleset if the bus knows of nothing newer; never touches the database.
+
+        The bus hears of this process's writes as they commit, and of other replicas'
+        through PostgreSQL notifications or the revision poll, so a replica answers
+        from memory and sees another's change within ``poll_seconds`` at worst.
+        """
+        cached = self.rulesets.cached(env_id)
+        latest = self.hub.latest(env_id)
+        if cached is not None and latest is not None and cached[0] >= latest:
+            return cached
+        return None
+
+    async def latest(self, env_id: int) -> tuple[int, Ruleset]:
+        """``current`` for async handlers: memory in the loop, the database in a thread."""
+        found = self.fresh(env_id)
+        if found is None:
+            found = await run_in_threadpool(self.current, env_id)
+        return found
+
+    def current(self, env_id: int) -> tuple[int, Ruleset]:
+        """The environment's revision and ruleset, from memory or else the database."""
+        found = self.fresh(env_id)
+        if found is not None:
+            return found
+        with self.read() as conn:
+            return self.rulesets.load(conn, env_id)
 
     @contextmanager
     def write(self) -> Iterator[Tx]:
@@ -233,6 +268,8 @@ class Store:
             with conn.begin():
                 tx = Tx(self, conn)
                 yield tx
+        if tx.keys_changed:
+            self.credentials.clear()
         for env_id, revision in tx.revisions.items():
             if env_id in tx.rulesets:
                 self.rulesets.put(env_id, revision, tx.rulesets[env_id])

@@ -8,52 +8,112 @@ and environments the admin role. Responses carry the resource's version as an
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Query, Response
-from pydantic import BaseModel, ConfigDict, Field
+from fastapi import APIRouter, Path, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from vexil.server import _access, _flags, _projects, _segments
 from vexil.server._auth import Principal
-from vexil.server._deps import IfMatchDep, StoreDep, check_project_scope, require
+from vexil.server._deps import (
+    BodyLimitRoute,
+    IfMatchDep,
+    StoreDep,
+    check_project_scope,
+    require,
+)
+from vexil.server._errors import Forbidden, Unprocessable
 from vexil.server._projects import project_row
 from vexil.server._store import Store
 
-router = APIRouter(prefix="/api/v1", tags=["admin"])
+#: How deeply a request body may nest objects and arrays.
+MAX_DEPTH = 32
+
+#: Bodies over BodyLimitRoute.max_body_bytes (2 MiB) are refused with 413.
+router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=BodyLimitRoute)
 
 Viewer, Editor, Admin = require("viewer"), require("editor"), require("admin")
+
+NO_NUL = r"^[^\x00]*$"
+#: A filter on text: PostgreSQL refuses NUL characters in a query, so they are refused here.
+TextFilter = Annotated[str | None, Query(max_length=300, pattern=NO_NUL)]
+#: Row ids (PostgreSQL's INTEGER); beyond, nothing could be found.
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
+Name = Annotated[str | None, Field(max_length=200)]
+
+
+def check_storable(data: Any) -> None:
+    """Refuse what the databases cannot store as sent, naming the field.
+
+    NUL characters (PostgreSQL refuses them in text and JSON), lone surrogates (not
+    UTF-8), NaN and infinities (not JSON, though Python's parser reads them) and
+    nesting deeper than ``MAX_DEPTH``.
+    """
+    stack: list[tuple[str, Any, int]] = [("", data, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Unprocessable(f"{path}: nested more than {MAX_DEPTH} levels deep", field=path)
+        if isinstance(value, str):
+            _check_text(value, path)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise Unprocessable(f"{path}: {value} is not a JSON number", field=path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                _check_text(str(key), child)
+                stack.append((child, item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value))
+
+
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise Unprocessable(f"{path!r}: NUL characters are not allowed", field=path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Unprocessable(f"{path!r}: not valid Unicode text", field=path) from None
 
 
 class Body(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    @model_validator(mode="before")
+    @classmethod
+    def _storable(cls, data: Any) -> Any:
+        check_storable(data)
+        return data
+
 
 class ProjectIn(Body):
     key: str = Field(min_length=1, max_length=200)
-    name: str | None = None
+    name: Name = None
     description: str = ""
 
 
 class ProjectPatch(Body):
-    name: str | None = None
+    name: Name = None
     description: str | None = None
 
 
 class EnvironmentIn(Body):
     key: str = Field(min_length=1, max_length=200)
-    name: str | None = None
+    name: Name = None
     production: bool = False
 
 
 class EnvironmentPatch(Body):
-    name: str | None = None
+    name: Name = None
     production: bool | None = None
 
 
 class FlagIn(Body):
     key: str = Field(min_length=1, max_length=200)
-    name: str | None = None
+    name: Name = None
     description: str = ""
     tags: list[str] = []
     temporary: bool = True
@@ -66,7 +126,7 @@ class FlagIn(Body):
 
 
 class FlagPatch(Body):
-    name: str | None = None
+    name: Name = None
     description: str | None = None
     tags: list[str] | None = None
     temporary: bool | None = None
@@ -117,13 +177,13 @@ class RotateIn(Body):
 
 
 class TokenIn(Body):
-    name: str = Field(min_length=1, max_length=200)
+    name: str = Field(min_length=1, max_length=_access.MAX_NAME)
     role: str = Field(pattern="^(viewer|editor|admin)$")
     project: str | None = None
 
 
 class UserIn(Body):
-    username: str = Field(min_length=1, max_length=200)
+    username: str = Field(min_length=1, max_length=_access.MAX_NAME)
     password: str = Field(min_length=8, max_length=1000)
     role: str = Field(pattern="^(viewer|editor|admin)$")
 
@@ -142,6 +202,12 @@ def _versioned(response: Response, body: dict[str, Any]) -> dict[str, Any]:
 def _scoped(store: Store, who: Principal, project: str) -> None:
     with store.read() as conn:
         check_project_scope(who, project_row(conn, project).id)
+
+
+def _unscoped(who: Principal, what: str) -> None:
+    """Refuse a token limited to one project what reaches beyond it."""
+    if who.project_id is not None:
+        raise Forbidden(f"a token limited to a project cannot {what}")
 
 
 def _set(model: BaseModel) -> dict[str, Any]:
@@ -169,6 +235,7 @@ def list_projects(store: StoreDep, who: Principal = Viewer) -> list[dict[str, An
 def create_project(
     body: ProjectIn, store: StoreDep, response: Response, who: Principal = Admin
 ) -> dict[str, Any]:
+    _unscoped(who, "create projects")
     return _versioned(
         response, _projects.create_project(store, who.actor, body.key, body.name, body.description)
     )
@@ -286,10 +353,12 @@ def list_flags(
     project: str,
     store: StoreDep,
     who: Principal = Viewer,
-    q: str | None = Query(None, description="Search in keys and names"),
-    tag: str | None = None,
+    q: str | None = Query(
+        None, description="Search in keys and names", max_length=300, pattern=NO_NUL
+    ),
+    tag: TextFilter = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     return _flags.list_flags(store, project, query=q, tag=tag, limit=limit, offset=offset)
@@ -476,39 +545,47 @@ def delete_segment(
 
 @router.get("/tokens", summary="List API tokens (never their secrets)")
 def list_tokens(store: StoreDep, who: Principal = Admin) -> list[dict[str, Any]]:
-    return _access.list_tokens(store)
+    return _access.list_tokens(store, who.project_id)
 
 
 @router.post("/tokens", status_code=201, summary="Create an API token; its secret is shown once")
 def create_token(body: TokenIn, store: StoreDep, who: Principal = Admin) -> dict[str, Any]:
+    if body.project is None:
+        _unscoped(who, "create tokens for every project")
+    else:
+        _scoped(store, who, body.project)
     return _access.create_token(store, who.actor, body.name, body.role, body.project)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token")
-def revoke_token(token_id: int, store: StoreDep, who: Principal = Admin) -> Response:
-    _access.revoke_token(store, who.actor, token_id)
+def revoke_token(token_id: RowId, store: StoreDep, who: Principal = Admin) -> Response:
+    _access.revoke_token(store, who.actor, token_id, who.project_id)
     return Response(status_code=204)
 
 
 @router.get("/users", summary="List users")
 def list_users(store: StoreDep, who: Principal = Admin) -> list[dict[str, Any]]:
+    _unscoped(who, "manage users")
     return _access.list_users(store)
 
 
 @router.post("/users", status_code=201, summary="Create a user")
 def create_user(body: UserIn, store: StoreDep, who: Principal = Admin) -> dict[str, Any]:
+    _unscoped(who, "manage users")
     return _access.create_user(store, who.actor, body.username, body.password, body.role)
 
 
 @router.patch("/users/{user_id}", summary="Change a user's role or password, or disable them")
 def update_user(
-    user_id: int, body: UserPatch, store: StoreDep, who: Principal = Admin
+    user_id: RowId, body: UserPatch, store: StoreDep, who: Principal = Admin
 ) -> dict[str, Any]:
+    _unscoped(who, "manage users")
     return _access.update_user(store, who.actor, user_id, _set(body))
 
 
 @router.delete("/users/{user_id}", status_code=204, summary="Delete a user")
-def delete_user(user_id: int, store: StoreDep, who: Principal = Admin) -> Response:
+def delete_user(user_id: RowId, store: StoreDep, who: Principal = Admin) -> Response:
+    _unscoped(who, "manage users")
     _access.delete_user(store, who.actor, user_id)
     return Response(status_code=204)
 
@@ -517,14 +594,14 @@ def delete_user(user_id: int, store: StoreDep, who: Principal = Admin) -> Respon
 def audit(
     store: StoreDep,
     who: Principal = Viewer,
-    project: str | None = None,
-    flag: str | None = None,
-    environment: str | None = None,
-    actor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    project: TextFilter = None,
+    flag: TextFilter = None,
+    environment: TextFilter = None,
+    actor: TextFilter = None,
+    since: Annotated[datetime | None, Query(description="From this time (UTC if naive)")] = None,
+    until: Annotated[datetime | None, Query(description="Before this time")] = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     if who.project_id is not None:
         with store.read() as conn:

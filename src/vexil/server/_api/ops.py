@@ -6,7 +6,7 @@ from fastapi import APIRouter, Request, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
-from vexil.server._deps import PrincipalDep
+from vexil.server._deps import principal
 from vexil.server._errors import ApiError
 
 router = APIRouter(tags=["operations"])
@@ -39,9 +39,4 @@ def metrics(request: Request) -> Response:
 
 
 def _require_credentials(request: Request) -> None:
-    from vexil.server._deps import get_store, principal
-
-    principal(request, get_store(request))
-
-
-__all__ = ["PrincipalDep", "router"]
+    principal(request, request.app.state.store)
