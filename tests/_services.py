@@ -1,7 +1,7 @@
-"""Real services for the tests: a PostgreSQL cluster and Vexil servers, on loopback.
+"""Real services for the tests: PostgreSQL, Redis and Vexil servers, on loopback.
 
-Nothing here is mocked: PostgreSQL is started from its own binaries in a temporary
-directory, and each Vexil server is a real ``vexil serve`` process.
+Nothing here is mocked: PostgreSQL and Redis are started from their own binaries in
+temporary directories, and each Vexil server is a real ``vexil serve`` process.
 """
 
 from __future__ import annotations
@@ -99,6 +99,82 @@ class Postgres:
                 capture_output=True,
                 check=False,
             )
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def redis_bin() -> str | None:
+    found = shutil.which("redis-server")
+    if found:
+        return found
+    return "/usr/bin/redis-server" if os.access("/usr/bin/redis-server", os.X_OK) else None
+
+
+class Redis:
+    """A throwaway ``redis-server`` on a free loopback port, persisting nothing."""
+
+    def __init__(self) -> None:
+        self.dir = Path(tempfile.mkdtemp(prefix="vexil-redis-"))
+        self.port = free_port()
+        self.process: subprocess.Popen[str] | None = None
+        self.log = self.dir / "log"
+
+    def start(self) -> Redis:
+        server = redis_bin()
+        if not server:
+            raise RuntimeError("redis-server was not found")
+        argv = [
+            server,
+            "--port",
+            str(self.port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--daemonize",
+            "no",
+            "--dir",
+            str(self.dir),
+        ]
+        with open(self.log, "w") as log:
+            self.process = subprocess.Popen(
+                argv, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, text=True
+            )
+        try:
+            wait_for(self._ready, timeout=15, what=f"redis-server on port {self.port}")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"redis-server did not start:\n{self.log.read_text()}") from None
+        return self
+
+    def _ready(self) -> bool:
+        import redis
+        from redis.backoff import NoBackoff
+        from redis.retry import Retry
+
+        assert self.process is not None
+        if self.process.poll() is not None:
+            raise RuntimeError(f"redis-server exited:\n{self.log.read_text()}")
+        # No retries inside ping: wait_for does the polling.
+        no_retry = Retry(NoBackoff(), 0)
+        with redis.Redis(port=self.port, socket_timeout=2, retry=no_retry) as client:
+            try:
+                return bool(client.ping())
+            except redis.ConnectionError:
+                return False
+
+    def url(self, db: int = 0) -> str:
+        return f"redis://127.0.0.1:{self.port}/{db}"
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
 
 

@@ -1,4 +1,4 @@
-"""Fixtures with real services: Vexil servers on SQLite and on PostgreSQL.
+"""Fixtures with real services: Vexil servers on SQLite and on PostgreSQL, and Redis.
 
 With ``CI=true`` a missing service fails the run; elsewhere its tests are skipped
 with the reason.
@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from _services import Postgres, VexilServer, postgres_bin
+from _services import Postgres, Redis, VexilServer, postgres_bin, redis_bin
 
 ON_CI = os.environ.get("CI", "").lower() == "true"
 
@@ -33,6 +33,15 @@ def postgres() -> Iterator[Postgres]:
     pg.start()
     yield pg
     pg.stop()
+
+
+@pytest.fixture(scope="session")
+def redis_service() -> Iterator[Redis]:
+    if not redis_bin():
+        _missing("Redis is not installed (redis-server not found)")
+    service = Redis().start()
+    yield service
+    service.stop()
 
 
 @pytest.fixture(scope="session")

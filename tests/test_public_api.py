@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import vexil
 import vexil.flags
 
@@ -9,16 +12,50 @@ import vexil.flags
 def test_vexil_exports() -> None:
     assert sorted(vexil.__all__) == sorted(
         [
+            "Client",
+            "ConfigurationError",
+            "Daemon",
             "ErrorKind",
             "EvaluationDetail",
             "Explanation",
+            "FileStore",
+            "FlagChange",
+            "HttpOptions",
+            "Lazy",
+            "Manual",
+            "Offline",
+            "Polling",
             "Problem",
             "Reason",
             "Ruleset",
+            "Store",
+            "Streaming",
             "ValidationError",
             "__version__",
         ]
     )
+
+
+def test_vexil_testing_exports() -> None:
+    import vexil.testing
+
+    assert sorted(vexil.testing.__all__) == [
+        "Evaluation",
+        "TestClient",
+        "Tracked",
+        "flag_for_value",
+    ]
+
+
+def test_the_sdk_imports_neither_the_server_nor_its_dependencies() -> None:
+    """Dependencies point one way: the SDK's install stays light."""
+    code = (
+        "import sys, vexil, vexil.testing; "
+        "heavy = [m for m in ('vexil.server', 'fastapi', 'sqlalchemy', 'starlette', 'redis')"
+        " if m in sys.modules]; print(heavy)"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
 
 
 def test_vexil_flags_exports() -> None:

@@ -1,0 +1,381 @@
+"""The core behind ``Client`` handles: state, data source, events and their threads.
+
+Clients built with the same SDK key and URL in one process share one core, counted
+by reference, so a second ``Client(...)`` opens no second stream; the last
+``close()`` shuts the core down. After ``os.fork()`` the child restarts every live
+core's threads (they do not survive a fork) with fresh connections and locks.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import itertools
+import logging
+import os
+import queue
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vexil.flags import EvaluationDetail, Ruleset
+from vexil.sdk._events import EventProcessor
+from vexil.sdk._modes import Daemon, Lazy, Manual, Mode, Offline, Polling, Streaming
+from vexil.sdk._sources import (
+    UNAUTHORIZED,
+    FileSource,
+    LazySource,
+    ManualSource,
+    PollingSource,
+    Source,
+    StoreSource,
+    StreamingSource,
+    encode_saved,
+    load_saved,
+)
+from vexil.sdk._state import FlagChange, FlagState, changed_flags
+from vexil.sdk._stores import Store
+from vexil.sdk._transport import HttpOptions, Transport
+
+log = logging.getLogger("vexil.sdk")
+trace_log = logging.getLogger("vexil.evaluation")
+
+Listener = tuple[Callable[[FlagChange], Any], str | None]
+
+
+@dataclass(frozen=True)
+class CoreConfig:
+    """Everything a core is built from (and rebuilt from, after a fork)."""
+
+    sdk_key: str | None
+    url: str
+    mode: Mode
+    store: Store | None = None
+    send_events: bool = True
+    flush_interval: float = 10.0
+    events_capacity: int = 10_000
+    http: HttpOptions = field(default_factory=HttpOptions)
+    file: Path | None = None
+    watch: bool = False
+    watch_interval: float = 1.0
+
+    @property
+    def namespace(self) -> str:
+        """The store key: the same for every process using this SDK key."""
+        digest = hashlib.sha256((self.sdk_key or "offline").encode()).hexdigest()
+        return f"ruleset-{digest[:20]}"
+
+
+class LazyFlagState(FlagState):
+    """Lazy mode's state: reading the ruleset when stale wakes the fetcher."""
+
+    def __init__(self, on_update: Callable[[Ruleset, Ruleset, int | None], None], ttl: float):
+        self._ruleset: Ruleset
+        super().__init__(on_update)
+        self.ttl = ttl
+        self.on_stale: Callable[[], None] = lambda: None
+
+    @property
+    def ruleset(self) -> Ruleset:
+        if time.monotonic() - self.checked_at > self.ttl:
+            self.on_stale()
+        return self._ruleset
+
+    @ruleset.setter
+    def ruleset(self, value: Ruleset) -> None:
+        self._ruleset = value
+
+
+class Notifier:
+    """Runs ``on_change`` callbacks and store saves off the data source's thread.
+
+    The thread starts with the first job, so clients without listeners or a store
+    have no such thread. With ``inline`` (test clients) jobs run on the caller.
+    """
+
+    def __init__(self, *, inline: bool = False) -> None:
+        self.inline = inline
+        self._queue: queue.SimpleQueue[Callable[[], None] | None] = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._stopped = False
+
+    def submit(self, job: Callable[[], None]) -> None:
+        if self.inline:
+            _run_job(job)
+            return
+        with self._lock:
+            if self._stopped:
+                return
+            if self._thread is None:
+                self._thread = threading.Thread(target=self._run, name="vexil-notify", daemon=True)
+                self._thread.start()
+        self._queue.put(job)
+
+    def _run(self) -> None:
+        while (job := self._queue.get()) is not None:
+            _run_job(job)
+
+    def stop(self) -> None:
+        with self._lock:
+            self._stopped = True
+            if self._thread is not None:
+                self._queue.put(None)
+
+    def join(self, timeout: float) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+
+def _run_job(job: Callable[[], None]) -> None:
+    try:
+        job()
+    except Exception:  # a user's callback must not stop the others
+        log.exception("an on_change callback or a store save failed")
+
+
+class Core:
+    def __init__(self, config: CoreConfig, *, inline: bool = False) -> None:
+        self.config = config
+        self.refs = 0
+        self.closed = False
+        self.listeners: list[Listener] = []
+        self._saving_enabled = config.store is not None and not isinstance(config.mode, Daemon)
+        self._pending_save: tuple[Ruleset, int | None] | None = None
+        self._save_lock = threading.Lock()
+        self.trace = trace_log.isEnabledFor(logging.DEBUG)
+        if isinstance(config.mode, Lazy):
+            self.state: FlagState = LazyFlagState(self._updated, config.mode.ttl)
+        else:
+            self.state = FlagState(self._updated)
+        self._inline = inline
+        self._build()
+
+    # ------------------------------------------------------------- building
+
+    def _build(self) -> None:
+        """The parts with threads, connections or locks: built again after a fork."""
+        config = self.config
+        self.notifier = Notifier(inline=self._inline)
+        self.transport: Transport | None = None
+        self.events: EventProcessor | None = None
+        if config.sdk_key and not isinstance(config.mode, Offline | Daemon):
+            self.transport = Transport(config.url, config.sdk_key, config.http)
+            if config.send_events:
+                self.events = EventProcessor(
+                    self.transport.post_events,
+                    flush_interval=config.flush_interval,
+                    capacity=config.events_capacity,
+                )
+        self.source = self._make_source()
+        # Read by Client on every evaluation. Without events, counts go nowhere.
+        self.counters = self.events.counters if self.events is not None else _NOWHERE
+        self.new_counter = self.events.new_counter if self.events is not None else _nowhere
+
+    def _make_source(self) -> Source:
+        config, mode, state = self.config, self.config.mode, self.state
+        if config.file is not None:
+            return FileSource(
+                state, config.file, watch=config.watch, interval=config.watch_interval
+            )
+        if isinstance(mode, Offline):
+            if mode.path is not None:
+                return FileSource(state, mode.path, watch=False, interval=1.0)
+            return Source(state)
+        if isinstance(mode, Daemon):
+            assert config.store is not None  # checked by the client
+            return StoreSource(state, config.store, config.namespace, mode)
+        assert self.transport is not None
+        if isinstance(mode, Streaming):
+            stream_transport = Transport(config.url, config.sdk_key or "", config.http)
+            return StreamingSource(state, stream_transport, mode)
+        if isinstance(mode, Polling):
+            return PollingSource(state, self.transport, mode)
+        if isinstance(mode, Lazy):
+            source = LazySource(state, self.transport, mode)
+            assert isinstance(state, LazyFlagState)
+            state.on_stale = source.stale
+            return source
+        assert isinstance(mode, Manual)
+        return ManualSource(state, self.transport)
+
+    def start(self) -> None:
+        _live.add(self)
+        if self._saving_enabled:
+            self._boot_from_store()
+        self.source.start()
+        if self.events is not None:
+            self.events.start()
+
+    def _boot_from_store(self) -> None:
+        store = self.config.store
+        assert store is not None
+        try:
+            data = store.load(self.config.namespace)
+        except Exception as exc:  # any store's failure: start without it
+            log.warning("could not read the saved flags from %r: %r", store, exc)
+            return
+        if data is not None:
+            self._saving_enabled = False  # no need to save back what was just read
+            try:
+                load_saved(self.state, data, repr(store))
+            finally:
+                self._saving_enabled = True
+
+    def wait_for_start(self, timeout: float) -> None:
+        """Wait for flags from the source, a definite refusal, or the timeout."""
+        deadline = time.monotonic() + timeout
+        if self.state.is_ready:  # booted from a store: wait for the first answer only
+            self.source.attempted.wait(timeout)
+            return
+        while not self.state.ready.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
+            if self.source.status == UNAUTHORIZED or time.monotonic() >= deadline:
+                return
+            if (
+                isinstance(self.source, ManualSource | FileSource)
+                and self.source.attempted.is_set()
+            ):
+                return  # nothing more will come without a refresh
+
+    def record(self, key: str, context: Any, detail: EvaluationDetail[Any]) -> None:
+        """An evaluation, when ``trace`` is on: DEBUG logs of ``vexil.evaluation``."""
+        trace_log.debug("%s for %r: %r", key, context, detail)
+
+    # ------------------------------------------------------------- updates
+
+    def _updated(self, old: Ruleset, new: Ruleset, revision: int | None) -> None:
+        if self._saving_enabled:
+            with self._save_lock:
+                scheduled = self._pending_save is not None
+                self._pending_save = (new, revision)
+            if not scheduled:
+                self.notifier.submit(self._save)
+        if self.listeners:
+            listeners = list(self.listeners)
+            self.notifier.submit(lambda: _notify(listeners, old, new, revision))
+
+    def _save(self) -> None:
+        with self._save_lock:
+            pending, self._pending_save = self._pending_save, None
+        if pending is None or self.config.store is None:
+            return
+        ruleset, revision = pending
+        try:
+            self.config.store.save(self.config.namespace, encode_saved(ruleset.to_data(), revision))
+        except Exception as exc:  # the flags in memory are what matter; the store can wait
+            log.warning("could not save the flags to %r: %r", self.config.store, exc)
+
+    # ------------------------------------------------------------- closing
+
+    def close(self, timeout: float = 2.0) -> None:
+        """Stop every thread, sending the last events; bounded by ``timeout``."""
+        if self.closed:
+            return
+        self.closed = True
+        _live.discard(self)
+        deadline = time.monotonic() + timeout
+        self.source.stop()
+        if self.events is not None:
+            self.events.stop()
+        self.notifier.stop()
+        parts: list[Any] = [self.source, self.events, self.notifier]
+        stopped = all(
+            part is None or part.join(max(0.0, deadline - time.monotonic() - 0.2)) for part in parts
+        )
+        if not stopped and self.transport is not None:
+            self.transport.interrupt()  # a hung request: cut it short
+            for part in parts:
+                if part is not None:
+                    part.join(0.2)
+        if self.transport is not None:
+            self.transport.close()
+        if isinstance(self.source, StreamingSource):
+            self.source.transport.close()
+
+    def after_fork(self) -> None:
+        """In a forked child: fresh locks, connections and threads; the flags stay."""
+        state = self.state  # the same object: clients hold it
+        state._lock = threading.Lock()
+        ready, state.ready = state.ready, threading.Event()
+        if ready.is_set():
+            state.ready.set()
+        self._save_lock = threading.Lock()
+        self._build()
+        self.source.start()
+        if self.events is not None:
+            self.events.start()
+
+
+def _notify(listeners: list[Listener], old: Ruleset, new: Ruleset, revision: int | None) -> None:
+    for key in changed_flags(old, new):
+        change = FlagChange(key, revision)
+        for callback, wanted in listeners:
+            if wanted is None or wanted == key:
+                _run_job(functools.partial(callback, change))
+
+
+_NOWHERE: dict[tuple[str, str | None], itertools.count[int]] = {}
+_NOWHERE_COUNTER: itertools.count[int] = itertools.count()
+
+
+def _nowhere(key: tuple[str, str | None]) -> itertools.count[int]:
+    return _NOWHERE_COUNTER
+
+
+# ------------------------------------------------------- sharing and forking
+
+_live: weakref.WeakSet[Core] = weakref.WeakSet()
+_shared: dict[tuple[str, str], Core] = {}
+_shared_lock = threading.Lock()
+
+
+def acquire(config: CoreConfig) -> tuple[Core, bool]:
+    """The shared core for ``config``'s key and URL (created if needed), and if it is new."""
+    assert config.sdk_key is not None
+    ident = (config.sdk_key, config.url)
+    with _shared_lock:
+        core = _shared.get(ident)
+        if core is not None and not core.closed:
+            if core.config != config:
+                log.warning(
+                    "a client for this SDK key and URL already exists with other options;"
+                    " sharing it, with its options"
+                )
+            core.refs += 1
+            return core, False
+        core = Core(config)
+        core.refs = 1
+        _shared[ident] = core
+    return core, True
+
+
+def release(core: Core, timeout: float) -> None:
+    with _shared_lock:
+        core.refs -= 1
+        if core.refs > 0:
+            return
+        ident = (core.config.sdk_key or "", core.config.url)
+        if _shared.get(ident) is core:
+            del _shared[ident]
+    core.close(timeout)
+
+
+def _after_fork_in_child() -> None:
+    global _shared_lock
+    _shared_lock = threading.Lock()
+    for core in list(_live):
+        if not core.closed:
+            try:
+                core.after_fork()
+            except Exception:  # never break the child process over flags
+                log.exception("could not restart the flag client after fork")
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -1,0 +1,416 @@
+"""Data sources: where a client's flags come from, all behind one small interface.
+
+``start()`` begins (a background thread, or nothing), ``stop()`` asks it to end and
+wakes it, ``join(timeout)`` waits for it, ``refresh()`` fetches now on the calling
+thread, and ``status`` says how it is doing. Each thread is a named daemon that
+sleeps on ``threading.Event.wait``, so ``stop()`` ends it at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+from httpx_sse import ServerSentEvent
+
+from vexil.flags import ValidationError
+from vexil.flags import read_document as _read_document
+from vexil.sdk._modes import Daemon, Lazy, Polling, Streaming
+from vexil.sdk._state import FlagState, StreamEvent
+from vexil.sdk._stores import Store
+from vexil.sdk._transport import Transport
+
+log = logging.getLogger("vexil.sdk")
+
+#: What a source is doing, as ``client.status`` shows it.
+STARTING, STREAMING, POLLING, FALLBACK, INTERRUPTED, UNAUTHORIZED, IDLE, STOPPED = (
+    "starting",
+    "streaming",
+    "polling",
+    "polling-fallback",
+    "interrupted",
+    "unauthorized",
+    "idle",
+    "stopped",
+)
+
+
+class Source:
+    """The interface; also the source of ``Offline()`` without a file: nothing at all."""
+
+    name = "offline"
+
+    def __init__(self, state: FlagState) -> None:
+        self.state = state
+        self.status = IDLE
+        #: Set once the first attempt to get flags has ended, well or badly.
+        self.attempted = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        self.attempted.set()
+
+    def _spawn(self, target: Callable[[], None]) -> None:
+        self._thread = threading.Thread(target=target, name=f"vexil-{self.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.status = STOPPED
+
+    def join(self, timeout: float) -> bool:
+        if self._thread is not None:
+            self._thread.join(timeout)
+            return not self._thread.is_alive()
+        return True
+
+    def refresh(self) -> bool:
+        """Fetch now; True if the flags are current afterwards."""
+        return self.state.is_ready
+
+    def after_fork(self, state: FlagState) -> Source:
+        """A fresh, unstarted copy for a forked child (threads do not survive a fork)."""
+        return type(self)(state)
+
+
+# ------------------------------------------------------------------ over HTTP
+
+
+class _Remote(Source):
+    """A source that fetches ``GET /sdk/v1/ruleset``."""
+
+    def __init__(self, state: FlagState, transport: Transport) -> None:
+        super().__init__(state)
+        self.transport = transport
+        self._fetch_lock = threading.Lock()
+        self._warned_unauthorized = False
+
+    def refresh(self) -> bool:
+        with self._fetch_lock:
+            return self._fetch()
+
+    def _fetch(self) -> bool:
+        try:
+            fetched = self.transport.fetch_ruleset(self.state.etag if self.state.is_ready else None)
+        except httpx.HTTPError as exc:
+            log.warning("could not fetch the flags from the server: %r", exc)
+            return False
+        finally:
+            self.attempted.set()
+        if fetched.status == 304:
+            self.state.touch()
+            return True
+        if fetched.status in (401, 403):
+            self._unauthorized(fetched.status)
+            return False
+        if fetched.status != 200:
+            log.warning("the server answered HTTP %d for the flags", fetched.status)
+            return False
+        if not self.state.put(fetched.body, fetched.revision, "the server"):
+            return False
+        self.state.etag = fetched.etag
+        return True
+
+    def _unauthorized(self, status: int) -> None:
+        self.status = UNAUTHORIZED
+        if not self._warned_unauthorized:
+            self._warned_unauthorized = True
+            log.error(
+                "the server refused the SDK key (HTTP %d): not retrying; serving the"
+                " last known flags. Check the key (a server key, vx-srv-...).",
+                status,
+            )
+
+    def after_fork(self, state: FlagState) -> Source:
+        raise NotImplementedError  # the core rebuilds remote sources with a new transport
+
+
+class ManualSource(_Remote):
+    """Fetches at start and on ``refresh()`` only."""
+
+    name = "manual"
+
+    def start(self) -> None:
+        self.status = IDLE
+        self.refresh()
+
+
+class PollingSource(_Remote):
+    name = "polling"
+
+    def __init__(self, state: FlagState, transport: Transport, mode: Polling) -> None:
+        super().__init__(state, transport)
+        self.interval = mode.interval
+
+    def start(self) -> None:
+        self.status = POLLING
+        self._spawn(self._run)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.refresh()
+            if self.status == UNAUTHORIZED:
+                return
+            # Up to a tenth of jitter, so that a fleet of processes does not ask in step.
+            self._stop.wait(self.interval * random.uniform(0.9, 1.0))
+
+
+class LazySource(_Remote):
+    """Fetches in the background when an evaluation finds the flags older than the TTL."""
+
+    name = "lazy"
+
+    def __init__(self, state: FlagState, transport: Transport, mode: Lazy) -> None:
+        super().__init__(state, transport)
+        self.ttl = mode.ttl
+        self.wake = threading.Event()
+
+    def start(self) -> None:
+        self.status = IDLE
+        self.refresh()
+        self._spawn(self._run)
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.wake.wait()
+            if self._stop.is_set() or self.status == UNAUTHORIZED:
+                return
+            self.refresh()
+            self.wake.clear()
+
+    def stop(self) -> None:
+        super().stop()
+        self.wake.set()
+
+    def stale(self) -> None:
+        """Called by evaluations that found the flags stale; cheap when already woken."""
+        if not self.wake.is_set():
+            self.wake.set()
+
+
+class StreamingSource(_Remote):
+    """The SSE stream, with backoff, a polling fallback and catch-up by ``Last-Event-ID``."""
+
+    name = "streaming"
+
+    def __init__(self, state: FlagState, transport: Transport, mode: Streaming) -> None:
+        super().__init__(state, transport)
+        self.mode = mode
+        self.last_event_id: str | None = None
+
+    def start(self) -> None:
+        self.status = STARTING
+        self._spawn(self._run)
+
+    def stop(self) -> None:
+        super().stop()
+        self.transport.interrupt()  # wakes a read blocked on the stream
+
+    def _run(self) -> None:
+        attempt = 0
+        while not self._stop.is_set():
+            began = time.monotonic()
+            outcome = self._stream_once()
+            if self._stop.is_set():
+                return
+            if outcome == UNAUTHORIZED:
+                self.attempted.set()
+                return
+            if time.monotonic() - began > 60:
+                attempt = 0  # a stream that stayed up a minute resets the backoff
+            attempt += 1
+            self.status = INTERRUPTED
+            if attempt >= self.mode.fallback_after:
+                with self._fetch_lock:
+                    if self._fetch():
+                        self.status = FALLBACK
+                if self.status == UNAUTHORIZED:
+                    return
+            self.attempted.set()
+            ceiling = min(self.mode.max_backoff, self.mode.initial_backoff * 2 ** min(attempt, 30))
+            self._stop.wait(random.uniform(ceiling / 2, ceiling))
+
+    def _stream_once(self) -> str:
+        """One connection, until it ends or fails; returns how it ended."""
+        try:
+            with self.transport.stream(self.last_event_id, self.mode.read_timeout) as (
+                response,
+                events,
+            ):
+                if response.status_code in (401, 403):
+                    self._unauthorized(response.status_code)
+                    return UNAUTHORIZED
+                if response.status_code != 200:
+                    log.warning("the stream answered HTTP %d", response.status_code)
+                    return INTERRUPTED
+                return self._read(events)
+        except (httpx.HTTPError, OSError) as exc:
+            if not self._stop.is_set():
+                log.info("the stream broke: %r", exc)
+            return INTERRUPTED
+        except Exception as exc:  # a bug must not end the thread: log it and reconnect
+            log.exception("unexpected error on the stream: %r", exc)
+            return INTERRUPTED
+
+    def _read(self, events: Iterator[ServerSentEvent]) -> str:
+        group: list[StreamEvent] = []
+        previous_id = ""
+        for sse in events:
+            # httpx-sse repeats the last id seen on every event, as the SSE spec's
+            # "last event ID" does: an event carries an id of its own when it changes.
+            has_id, previous_id = sse.id != previous_id, sse.id
+            if sse.event == "put":
+                group.clear()
+                if not self._accept_put(sse.data, sse.id):
+                    return INTERRUPTED
+            elif sse.event in ("patch", "delete"):
+                try:
+                    group.append((sse.event, json.loads(sse.data)))
+                except ValueError:
+                    return self._malformed(f"{sse.event} event is not JSON")
+                if has_id:
+                    if not self.state.apply_group(group, _revision(sse.id)):
+                        return self._malformed("a change did not apply")
+                    self.last_event_id = sse.id
+                    group = []
+            if self._stop.is_set():
+                break
+        return INTERRUPTED
+
+    def _accept_put(self, data: str, event_id: str) -> bool:
+        if not self.state.put(data, _revision(event_id), "the stream"):
+            self._malformed("the put event was refused")
+            return False
+        self.last_event_id = event_id or None
+        self.status = STREAMING
+        self.attempted.set()
+        return True
+
+    def _malformed(self, what: str) -> str:
+        log.error("%s; reconnecting for a fresh copy of the flags", what)
+        self.last_event_id = None  # ask for a whole document next time
+        return INTERRUPTED
+
+
+def _revision(event_id: str) -> int | None:
+    return int(event_id) if event_id.isdigit() else None
+
+
+# ------------------------------------------------------------ local sources
+
+
+class FileSource(Source):
+    """A flag document on disk, read at start and, with ``watch``, again when it changes."""
+
+    name = "file"
+
+    def __init__(
+        self, state: FlagState, path: str | os.PathLike[str], *, watch: bool, interval: float
+    ) -> None:
+        super().__init__(state)
+        self.path = Path(path)
+        self.watch = watch
+        self.interval = interval
+        self._seen: tuple[int, int] | None = None
+
+    def start(self) -> None:
+        self.refresh()
+        self.attempted.set()
+        if self.watch:
+            self.status = POLLING
+            self._spawn(self._run)
+
+    def _signature(self) -> tuple[int, int] | None:
+        try:
+            stat = self.path.stat()
+        except OSError:
+            return None
+        return stat.st_mtime_ns, stat.st_size
+
+    def refresh(self) -> bool:
+        self._seen = self._signature()
+        try:
+            data = _read_document(self.path.read_bytes())
+        except (OSError, ValidationError, ValueError) as exc:
+            log.error(
+                "could not read the flags of %s, keeping the last good ones: %s", self.path, exc
+            )
+            return False
+        return self.state.put(data, None, str(self.path))
+
+    def _run(self) -> None:
+        # Polling the file's size and time keeps the SDK free of a file-watching
+        # dependency; a second's delay is nothing next to a human edit.
+        while not self._stop.wait(self.interval):
+            if self._signature() != self._seen:
+                self.refresh()
+
+    def after_fork(self, state: FlagState) -> Source:
+        return FileSource(state, self.path, watch=self.watch, interval=self.interval)
+
+
+class StoreSource(Source):
+    """Daemon mode: flags only from a persistent store that another process fills."""
+
+    name = "daemon"
+
+    def __init__(self, state: FlagState, store: Store, namespace: str, mode: Daemon) -> None:
+        super().__init__(state)
+        self.store, self.namespace, self.mode = store, namespace, mode
+        self._last: bytes | None = None
+
+    def start(self) -> None:
+        self.refresh()
+        self.attempted.set()
+        self.status = POLLING
+        self._spawn(self._run)
+
+    def refresh(self) -> bool:
+        try:
+            data = self.store.load(self.namespace)
+        except Exception as exc:  # any store's failure: keep what we hold
+            log.warning("could not read the flags from %r: %r", self.store, exc)
+            return False
+        if data is None:
+            return self.state.is_ready
+        if data == self._last:
+            self.state.touch()
+            return True
+        self._last = data
+        return load_saved(self.state, data, repr(self.store))
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.mode.interval):
+            self.refresh()
+
+    def after_fork(self, state: FlagState) -> Source:
+        return StoreSource(state, self.store, self.namespace, self.mode)
+
+
+# ---------------------------------------------------------- saved rulesets
+
+
+def encode_saved(document: object, revision: int | None) -> bytes:
+    """What a client saves in a store: the document with its revision."""
+    return json.dumps(
+        {"revision": revision, "saved_at": time.time(), "document": document},
+        separators=(",", ":"),
+    ).encode()
+
+
+def load_saved(state: FlagState, data: bytes, origin: str) -> bool:
+    try:
+        saved = json.loads(data)
+        document, revision = saved["document"], saved.get("revision")
+    except (ValueError, KeyError, TypeError) as exc:
+        log.error("the flags saved in %s are unreadable: %r", origin, exc)
+        return False
+    return state.put(document, revision if isinstance(revision, int) else None, origin)

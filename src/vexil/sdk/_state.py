@@ -1,0 +1,217 @@
+"""The flags a client holds, and how changes to them are applied.
+
+Evaluations read ``state.ruleset`` (one attribute read, no lock): a ruleset is
+immutable, and every update builds a successor and swaps the reference, which is
+atomic. Writers (the data source, ``refresh``) take a lock among themselves only.
+
+A change is applied whole or not at all: a payload that does not parse or validate
+is logged and dropped, and the last good ruleset stays.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from vexil.flags import ErrorKind, Explanation, Ruleset, ValidationError
+from vexil.flags._detail import error_detail
+from vexil.flags._model import Flag, Operator
+
+log = logging.getLogger("vexil.sdk")
+
+
+class NotReady(Ruleset):
+    """What a client evaluates with before it has any flags: every call gets its default."""
+
+    __slots__ = ()
+
+    def evaluate(self, key: str, context: Mapping[str, Any], default: Any = None) -> Any:
+        return error_detail(ErrorKind.PROVIDER_NOT_READY, "the client has no flags yet", default)
+
+    def explain(self, key: str, context: Mapping[str, Any]) -> Explanation:
+        return Explanation(key, self.evaluate(key, context))
+
+
+NOT_READY = NotReady()
+
+
+@dataclass(frozen=True, slots=True)
+class FlagChange:
+    """What ``on_change`` callbacks receive: a flag whose evaluation may now differ."""
+
+    key: str
+    #: The environment's revision after the change, when the server gave one.
+    revision: int | None
+
+
+#: One event of a stream group: ("patch" | "delete", its decoded data).
+StreamEvent = tuple[str, Mapping[str, Any]]
+
+
+class FlagState:
+    """The current ruleset, its revision and readiness; applies puts and patch groups."""
+
+    def __init__(self, on_update: Callable[[Ruleset, Ruleset, int | None], None]) -> None:
+        self.ruleset: Ruleset = NOT_READY
+        self.revision: int | None = None
+        #: The ETag of the last ruleset fetched, for polling.
+        self.etag: str | None = None
+        #: ``time.monotonic()`` of the last update or confirmation from the source.
+        self.checked_at = 0.0
+        self.ready = threading.Event()
+        self._lock = threading.Lock()
+        self._on_update = on_update
+
+    @property
+    def is_ready(self) -> bool:
+        return self.ready.is_set()
+
+    # ------------------------------------------------------------ whole documents
+
+    def put(self, payload: bytes | str | Any, revision: int | None, origin: str) -> bool:
+        """Replace everything with a whole document (JSON text or decoded). False if refused."""
+        try:
+            data = json.loads(payload) if isinstance(payload, bytes | str) else payload
+            ruleset = Ruleset.from_data(data)
+        except (ValueError, ValidationError) as exc:
+            log.error("refused the flags from %s, keeping the last good ones: %s", origin, exc)
+            return False
+        self.replace(ruleset, revision)
+        return True
+
+    def replace(self, ruleset: Ruleset, revision: int | None) -> None:
+        with self._lock:
+            old, self.ruleset = self.ruleset, ruleset
+            self.revision = revision if revision is not None else self.revision
+            self.checked_at = time.monotonic()
+        self.ready.set()
+        if old is not ruleset:
+            self._on_update(old, ruleset, self.revision)
+
+    def touch(self) -> None:
+        """The source confirmed that nothing changed (a 304)."""
+        self.checked_at = time.monotonic()
+
+    # ----------------------------------------------------------------- groups
+
+    def apply_group(self, events: list[StreamEvent], revision: int | None) -> bool:
+        """Apply a stream group (patches and deletes) at once. False if refused."""
+        with self._lock:
+            old = self.ruleset
+            try:
+                new = _apply_each(old, events)
+            except (ValidationError, KeyError, TypeError, ValueError):
+                # A group may be valid only as a whole (a flag using a segment that a
+                # later event creates): apply it to the document form, then build.
+                try:
+                    new = Ruleset.from_data(_patched_document(old.to_data(), events))
+                except (ValidationError, KeyError, TypeError, ValueError) as exc:
+                    log.error(
+                        "refused a change from the stream, keeping the last good flags: %s", exc
+                    )
+                    return False
+            self.ruleset = new
+            self.revision = revision if revision is not None else self.revision
+            self.checked_at = time.monotonic()
+        self.ready.set()
+        self._on_update(old, new, self.revision)
+        return True
+
+
+def _apply_each(ruleset: Ruleset, events: Iterable[StreamEvent]) -> Ruleset:
+    """Apply events one by one with the engine's incremental updates (the fast path)."""
+    for kind, data in events:
+        what, key = data["kind"], data["key"]
+        if not isinstance(key, str) or what not in ("flag", "segment"):
+            raise ValueError(f"malformed {kind} event: {dict(data)!r}")
+        if kind == "patch":
+            if what == "flag":
+                ruleset = ruleset.with_flag(key, data["object"])
+            else:
+                ruleset = ruleset.with_segment(key, data["object"])
+        elif what == "flag":
+            ruleset = ruleset.without_flag(key)
+        else:
+            ruleset = ruleset.without_segment(key)
+    return ruleset
+
+
+def _patched_document(document: dict[str, Any], events: Iterable[StreamEvent]) -> dict[str, Any]:
+    for kind, data in events:
+        section = document.setdefault("flags" if data["kind"] == "flag" else "segments", {})
+        if kind == "patch":
+            section[data["key"]] = data["object"]
+        else:
+            section.pop(data["key"], None)
+    return document
+
+
+# --------------------------------------------------------------- what changed
+
+
+def changed_flags(old: Ruleset, new: Ruleset) -> list[str]:
+    """The flags whose evaluation may differ between two rulesets, sorted.
+
+    A flag changed if its definition did, if a segment it uses did, or if one of its
+    prerequisites changed. Unchanged flags are shared between rulesets built by
+    incremental updates, so most comparisons are identity checks.
+    """
+    old_flags, new_flags = old.document.flags, new.document.flags
+    changed = {
+        key
+        for key in old_flags.keys() | new_flags.keys()
+        if old_flags.get(key) is not new_flags.get(key) and old_flags.get(key) != new_flags.get(key)
+    }
+    old_segments, new_segments = old.document.segments, new.document.segments
+    segments = {
+        key
+        for key in old_segments.keys() | new_segments.keys()
+        if old_segments.get(key) is not new_segments.get(key)
+        and old_segments.get(key) != new_segments.get(key)
+    }
+    if segments:
+        segments |= _segments_using(new, segments)
+        changed |= {key for key, flag in new_flags.items() if _uses(flag, segments)}
+    return sorted(_with_dependents(new_flags, changed))
+
+
+def _segment_refs(clauses: Iterable[Any]) -> set[str]:
+    return {
+        str(value) for clause in clauses if clause.op is Operator.SEGMENT for value in clause.values
+    }
+
+
+def _uses(flag: Flag, segments: set[str]) -> bool:
+    return any(_segment_refs(rule.clauses) & segments for rule in flag.rules)
+
+
+def _segments_using(ruleset: Ruleset, segments: set[str]) -> set[str]:
+    found = set(segments)
+    while True:
+        more = {
+            key
+            for key, segment in ruleset.document.segments.items()
+            if key not in found
+            and any(_segment_refs(rule.clauses) & found for rule in segment.rules)
+        }
+        if not more:
+            return found - segments
+        found |= more
+
+
+def _with_dependents(flags: Mapping[str, Flag], changed: set[str]) -> set[str]:
+    found = set(changed)
+    while True:
+        more = {
+            key
+            for key, flag in flags.items()
+            if key not in found and any(p.flag in found for p in flag.prerequisites)
+        }
+        if not more:
+            return found
+        found |= more

@@ -1,0 +1,73 @@
+"""Helpers for the SDK tests: a project to change through the admin API, as users would."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from _services import VexilServer, sdk_key
+
+BOOL = {"on": True, "off": False}
+API = "/api/v1"
+
+
+def editor_for(server: VexilServer) -> httpx.Client:
+    with server.admin() as admin:
+        body = {"name": f"sdk-tests-{uuid.uuid4().hex[:8]}", "role": "admin"}
+        response = admin.post(f"{API}/tokens", json=body)
+        assert response.status_code == 201, response.text
+        token = response.json()["token"]
+    return httpx.Client(
+        base_url=server.base_url, headers={"Authorization": f"Bearer {token}"}, timeout=15
+    )
+
+
+@dataclass
+class Env:
+    """The development environment of one project: its server key and flag changes."""
+
+    server: VexilServer
+    editor: httpx.Client
+    project: str
+    key: str
+
+    @classmethod
+    def create(cls, server: VexilServer, editor: httpx.Client, project: str) -> Env:
+        response = editor.post(f"{API}/projects", json={"key": project})
+        assert response.status_code == 201, response.text
+        return cls(server, editor, project, sdk_key(editor, project))
+
+    @property
+    def url(self) -> str:
+        return self.server.base_url
+
+    def _ok(self, response: httpx.Response) -> dict[str, Any]:
+        assert response.status_code < 300, response.text
+        return response.json() if response.content else {}
+
+    def create_flag(self, key: str, variations: Any = None, **fields: Any) -> dict[str, Any]:
+        """A flag (off everywhere, serving its first variation when off)."""
+        body = {"key": key, "variations": variations or BOOL, **fields}
+        return self._ok(self.editor.post(f"{API}/projects/{self.project}/flags", json=body))
+
+    def targeting(self, key: str, **body: Any) -> dict[str, Any]:
+        """Replace the flag's targeting in development (on, rules, default, targets...)."""
+        url = f"{API}/projects/{self.project}/environments/development/flags/{key}"
+        return self._ok(self.editor.put(url, json=body))
+
+    def toggle(self, key: str, on: bool) -> dict[str, Any]:
+        url = f"{API}/projects/{self.project}/environments/development/flags/{key}/toggle"
+        return self._ok(self.editor.post(url, json={"on": on}))
+
+    def delete_flag(self, key: str) -> None:
+        self._ok(self.editor.delete(f"{API}/projects/{self.project}/flags/{key}"))
+
+    def segment(self, key: str, **body: Any) -> dict[str, Any]:
+        url = f"{API}/projects/{self.project}/environments/development/segments/{key}"
+        return self._ok(self.editor.put(url, json=body))
+
+    def ruleset(self) -> httpx.Response:
+        return self.editor.get("/sdk/v1/ruleset", headers={"Authorization": self.key})
