@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install serve test lint format bench bench-server clean
+.PHONY: install serve test lint format bench bench-server bench-sdk clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -43,6 +43,10 @@ bench: $(VENV)/.bench-installed
 bench-server: $(VENV)/.bench-installed
 	@command -v wrk >/dev/null || { [ "$$(id -u)" = 0 ] && apt-get install -y -qq wrk; }
 	$(BIN)/python bench/server.py
+
+# The SDK's client against the bare engine and LaunchDarkly, through a real server.
+bench-sdk: $(VENV)/.bench-installed
+	$(BIN)/python bench/sdk.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

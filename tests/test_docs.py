@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import dataclasses
+import inspect
 import re
+import typing
 from pathlib import Path
 
 import pytest
 
-from vexil import ErrorKind, Reason
+import vexil
+from vexil import Client, ErrorKind, Reason
 from vexil.cli import build_parser
 from vexil.flags import Operator, VariationType, json_schema
+from vexil.sdk._modes import Mode
+from vexil.testing import TestClient
 
 DOCS = Path(__file__).parent.parent / "docs"
 
@@ -69,6 +75,77 @@ def test_every_cli_command_and_option_is_documented() -> None:
             for flag in action.option_strings:
                 if flag.startswith("--") and flag != "--help":
                     assert flag in doc, f"`vexil {name} {flag}` is not in docs/cli.md"
+
+
+def mentions(doc: str, name: str) -> bool:
+    """``name`` in code, alone or on something: `name`, `name(...)`, `client.name`, `await name`."""
+    return re.search(rf"`(?:await )?(?:[\w.]+\.)?{re.escape(name)}\b", doc) is not None
+
+
+def public_members(cls: type, *, inherited_from: type | None = None) -> list[str]:
+    names = {name for name in dir(cls) if not name.startswith("_")}
+    if inherited_from is not None:
+        names -= set(dir(inherited_from))
+    return sorted(names)
+
+
+CLIENT_OPTIONS = [
+    name
+    for name, param in inspect.signature(Client.__init__).parameters.items()
+    if name != "self" and param.kind in (param.KEYWORD_ONLY, param.POSITIONAL_OR_KEYWORD)
+]
+MODES = list(typing.get_args(Mode))
+
+
+def test_the_sdk_surface_is_not_empty() -> None:
+    """Guards the parametrized tests below against silently testing nothing."""
+    assert {"sdk_key", "url", "mode", "init_timeout"} <= set(CLIENT_OPTIONS)
+    assert {"variation", "close", "is_initialized"} <= set(public_members(Client))
+    assert len(MODES) >= 6
+    assert all(getattr(vexil, mode.__name__) is mode for mode in MODES)
+
+
+def section(doc: str, heading: str) -> str:
+    """The text under the first heading that starts with ``heading``, up to the next one."""
+    match = re.search(rf"^#+ {re.escape(heading)}.*?$(.*?)(?=^#{{1,3}} |\Z)", doc, re.S | re.M)
+    assert match is not None, f"docs/sdk.md has no section headed {heading}"
+    return match.group(1)
+
+
+@pytest.mark.parametrize("option", CLIENT_OPTIONS)
+def test_every_client_option_is_in_the_sdk_guide(option: str) -> None:
+    options = section(text("sdk.md"), "Creating a client")
+    assert re.search(rf"^\| `{option}` \|", options, re.MULTILINE), (
+        f"`Client({option}=...)` has no row in the options table of docs/sdk.md"
+    )
+
+
+@pytest.mark.parametrize("member", public_members(Client))
+def test_every_client_method_and_property_is_in_the_sdk_guide(member: str) -> None:
+    assert mentions(text("sdk.md"), member), f"`Client.{member}` is not in docs/sdk.md"
+
+
+@pytest.mark.parametrize("member", public_members(TestClient, inherited_from=Client))
+def test_every_test_client_member_is_in_the_sdk_guide(member: str) -> None:
+    assert mentions(text("sdk.md"), member), f"`TestClient.{member}` is not in docs/sdk.md"
+
+
+@pytest.mark.parametrize("mode", MODES, ids=lambda mode: mode.__name__)
+def test_every_mode_and_its_fields_are_in_the_sdk_guide(mode: type) -> None:
+    doc = text("sdk.md")
+    assert f"`{mode.__name__}()`" in doc, f"`{mode.__name__}` is not in the modes table"
+    fields_text = section(doc, f"`{mode.__name__}`")
+    assert dataclasses.is_dataclass(mode)
+    missing = [
+        field.name
+        for field in dataclasses.fields(mode)
+        if not re.search(rf"`{field.name}`|\b{field.name}=", fields_text)
+    ]
+    assert missing == [], f"fields of {mode.__name__} missing from its section of docs/sdk.md"
+
+
+def test_the_sdk_guide_is_linked_from_the_readme() -> None:
+    assert "(docs/sdk.md)" in (DOCS.parent / "README.md").read_text(encoding="utf-8")
 
 
 def test_readme_starts_with_the_two_commands() -> None:

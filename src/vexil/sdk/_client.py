@@ -45,7 +45,7 @@ DEFAULT_URL = "http://127.0.0.1:8800"
 class Client:
     """A handle on flags evaluated in this process. See ``docs/sdk.md``."""
 
-    __slots__ = ("_closed", "_core", "_shared")
+    __slots__ = ("_closed", "_core", "_counters", "_shared", "_state")
 
     def __init__(
         self,
@@ -77,15 +77,21 @@ class Client:
             core.refs = 1
         else:
             core, fresh = acquire(config)
-        self._core, self._shared, self._closed = core, config.sdk_key is not None, False
+        self._attach(core, shared=config.sdk_key is not None)
         if fresh:
             core.start()
         core.wait_for_start(init_timeout)
 
+    def _attach(self, core: Core, *, shared: bool) -> None:
+        # The state and the counts table stay the same objects for the core's life
+        # (a fork included), so evaluations can read them without going through it.
+        self._core, self._state, self._counters = core, core.state, core.counters.table
+        self._shared, self._closed = shared, False
+
     @classmethod
     def _from_core(cls, core: Core) -> Self:
         client = cls.__new__(cls)
-        client._core, client._shared, client._closed = core, False, False
+        client._attach(core, shared=False)
         core.refs = 1
         core.start()
         return client
@@ -131,10 +137,12 @@ class Client:
         """The value of flag ``key`` for ``context``; ``default`` on any error. Never raises."""
         core = self._core
         try:
-            detail = core.state.ruleset.evaluate(key, context, default)
+            detail = self._state.ruleset.evaluate(key, context, default)
             if track:
-                pair = (key, detail.variant)
-                next(core.counters.get(pair) or core.new_counter(pair))
+                try:
+                    next(self._counters[key][detail.variant])
+                except KeyError:
+                    next(core.counters.new(key, detail.variant))
             if core.trace:
                 core.record(key, context, detail)
             return detail.value
@@ -147,10 +155,12 @@ class Client:
         """The value with its variant, reason, rule and error. Never raises."""
         core = self._core
         try:
-            detail = core.state.ruleset.evaluate(key, context, default)
+            detail = self._state.ruleset.evaluate(key, context, default)
             if track:
-                pair = (key, detail.variant)
-                next(core.counters.get(pair) or core.new_counter(pair))
+                try:
+                    next(self._counters[key][detail.variant])
+                except KeyError:
+                    next(core.counters.new(key, detail.variant))
             if core.trace:
                 core.record(key, context, detail)
             return detail
@@ -204,8 +214,10 @@ class Client:
             else:
                 detail = ruleset.evaluate(key, context, default)
             if track:
-                pair = (key, detail.variant)
-                next(core.counters.get(pair) or core.new_counter(pair))
+                try:
+                    next(self._counters[key][detail.variant])
+                except KeyError:
+                    next(core.counters.new(key, detail.variant))
             if core.trace:
                 core.record(key, context, detail)
             return detail.value
@@ -247,7 +259,10 @@ class Client:
 
     def explain(self, key: str, context: Mapping[str, Any]) -> Explanation:
         """Every check made to evaluate ``key`` for ``context`` (for debugging; not counted)."""
-        return self._core.state.ruleset.explain(key, context)
+        try:
+            return self._core.state.ruleset.explain(key, context)
+        except Exception as exc:  # an unhashable key, say: explain as an error
+            return Explanation(str(key), error_detail(ErrorKind.GENERAL, repr(exc)))
 
     # ---------------------------------------------------------------- events
 
@@ -261,7 +276,7 @@ class Client:
     ) -> None:
         """Record that ``context`` did ``name`` (with a metric ``value`` for experiments)."""
         events = self._core.events
-        if events is not None:
+        if events is not None and not self._closed:
             try:
                 events.track(name, context, value, data)
             except Exception:  # pragma: no cover
@@ -270,7 +285,7 @@ class Client:
     def identify(self, context: Mapping[str, Any]) -> None:
         """Record a context, so that the dashboard knows of it."""
         events = self._core.events
-        if events is not None:
+        if events is not None and not self._closed:
             try:
                 events.identify(context)
             except Exception:  # pragma: no cover
@@ -279,7 +294,7 @@ class Client:
     def flush(self) -> None:
         """Send the events gathered so far, now (waits for the request)."""
         events = self._core.events
-        if events is not None:
+        if events is not None and not self._closed:
             events.flush()
 
     # ----------------------------------------------------------- the flags held
@@ -338,8 +353,10 @@ class Client:
 
     def secure_mode_hash(self, context: Mapping[str, Any]) -> str:
         """HMAC-SHA256 of the context's key with the SDK key, for client-side secure mode."""
+        if not isinstance(context, Mapping) or context.get("key") in (None, ""):
+            raise TypeError("secure_mode_hash needs a context mapping with a key")
         secret = (self._core.config.sdk_key or "").encode()
-        return hmac.new(secret, str(context.get("key", "")).encode(), hashlib.sha256).hexdigest()
+        return hmac.new(secret, str(context["key"]).encode(), hashlib.sha256).hexdigest()
 
     # --------------------------------------------------------------- closing
 

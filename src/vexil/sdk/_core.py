@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import itertools
 import logging
 import os
 import queue
@@ -23,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vexil.flags import EvaluationDetail, Ruleset
-from vexil.sdk._events import EventProcessor
+from vexil.sdk._events import Counters, EventProcessor
 from vexil.sdk._modes import Daemon, Lazy, Manual, Mode, Offline, Polling, Streaming
 from vexil.sdk._sources import (
     UNAUTHORIZED,
@@ -37,7 +36,14 @@ from vexil.sdk._sources import (
     encode_saved,
     load_saved,
 )
-from vexil.sdk._state import FlagChange, FlagState, changed_flags
+from vexil.sdk._state import (
+    NOT_READY,
+    FlagChange,
+    FlagState,
+    Touched,
+    UpdateHook,
+    changed_flags,
+)
 from vexil.sdk._stores import Store
 from vexil.sdk._transport import HttpOptions, Transport
 
@@ -73,7 +79,7 @@ class CoreConfig:
 class LazyFlagState(FlagState):
     """Lazy mode's state: reading the ruleset when stale wakes the fetcher."""
 
-    def __init__(self, on_update: Callable[[Ruleset, Ruleset, int | None], None], ttl: float):
+    def __init__(self, on_update: UpdateHook, ttl: float):
         self._ruleset: Ruleset
         super().__init__(on_update)
         self.ttl = ttl
@@ -150,6 +156,9 @@ class Core:
         self._pending_save: tuple[Ruleset, int | None] | None = None
         self._save_lock = threading.Lock()
         self.trace = trace_log.isEnabledFor(logging.DEBUG)
+        #: Evaluation counts, read by clients on every evaluation. Without events they
+        #: are kept (bounded) but never sent.
+        self.counters = Counters()
         if isinstance(config.mode, Lazy):
             self.state: FlagState = LazyFlagState(self._updated, config.mode.ttl)
         else:
@@ -172,11 +181,10 @@ class Core:
                     self.transport.post_events,
                     flush_interval=config.flush_interval,
                     capacity=config.events_capacity,
+                    counters=self.counters,
+                    on_tick=self._read_log_level,
                 )
         self.source = self._make_source()
-        # Read by Client on every evaluation. Without events, counts go nowhere.
-        self.counters = self.events.counters if self.events is not None else _NOWHERE
-        self.new_counter = self.events.new_counter if self.events is not None else _nowhere
 
     def _make_source(self) -> Source:
         config, mode, state = self.config, self.config.mode, self.state
@@ -230,18 +238,21 @@ class Core:
 
     def wait_for_start(self, timeout: float) -> None:
         """Wait for flags from the source, a definite refusal, or the timeout."""
+        source = self.source
+        if not isinstance(source, StreamingSource | PollingSource):
+            return  # the other sources made their first attempt in start(): nothing to wait for
         deadline = time.monotonic() + timeout
         if self.state.is_ready:  # booted from a store: wait for the first answer only
-            self.source.attempted.wait(timeout)
+            source.attempted.wait(timeout)
             return
         while not self.state.ready.wait(min(0.05, max(0.0, deadline - time.monotonic()))):
-            if self.source.status == UNAUTHORIZED or time.monotonic() >= deadline:
+            if source.status == UNAUTHORIZED or time.monotonic() >= deadline:
                 return
-            if (
-                isinstance(self.source, ManualSource | FileSource)
-                and self.source.attempted.is_set()
-            ):
-                return  # nothing more will come without a refresh
+
+    def _read_log_level(self) -> None:
+        # Checking the level on every evaluation would cost more than the evaluation;
+        # re-reading it once per flush interval lets DEBUG be turned on while running.
+        self.trace = trace_log.isEnabledFor(logging.DEBUG)
 
     def record(self, key: str, context: Any, detail: EvaluationDetail[Any]) -> None:
         """An evaluation, when ``trace`` is on: DEBUG logs of ``vexil.evaluation``."""
@@ -249,16 +260,16 @@ class Core:
 
     # ------------------------------------------------------------- updates
 
-    def _updated(self, old: Ruleset, new: Ruleset, revision: int | None) -> None:
+    def _updated(self, old: Ruleset, new: Ruleset, revision: int | None, touched: Touched) -> None:
         if self._saving_enabled:
             with self._save_lock:
                 scheduled = self._pending_save is not None
                 self._pending_save = (new, revision)
             if not scheduled:
                 self.notifier.submit(self._save)
-        if self.listeners:
+        if self.listeners and old is not NOT_READY:  # the first flags are no change
             listeners = list(self.listeners)
-            self.notifier.submit(lambda: _notify(listeners, old, new, revision))
+            self.notifier.submit(lambda: _notify(listeners, old, new, revision, touched))
 
     def _save(self) -> None:
         with self._save_lock:
@@ -288,15 +299,20 @@ class Core:
         stopped = all(
             part is None or part.join(max(0.0, deadline - time.monotonic() - 0.2)) for part in parts
         )
-        if not stopped and self.transport is not None:
-            self.transport.interrupt()  # a hung request: cut it short
+        if not stopped:  # a hung request: cut it short
+            for transport in self._transports():
+                transport.interrupt()
             for part in parts:
                 if part is not None:
                     part.join(0.2)
-        if self.transport is not None:
-            self.transport.close()
+        for transport in self._transports():
+            transport.close()
+
+    def _transports(self) -> list[Transport]:
+        found = [self.transport] if self.transport is not None else []
         if isinstance(self.source, StreamingSource):
-            self.source.transport.close()
+            found.append(self.source.transport)
+        return found
 
     def after_fork(self) -> None:
         """In a forked child: fresh locks, connections and threads; the flags stay."""
@@ -306,26 +322,21 @@ class Core:
         if ready.is_set():
             state.ready.set()
         self._save_lock = threading.Lock()
+        self.counters.clear()  # the parent reports what it counted
         self._build()
         self.source.start()
         if self.events is not None:
             self.events.start()
 
 
-def _notify(listeners: list[Listener], old: Ruleset, new: Ruleset, revision: int | None) -> None:
-    for key in changed_flags(old, new):
+def _notify(
+    listeners: list[Listener], old: Ruleset, new: Ruleset, revision: int | None, touched: Touched
+) -> None:
+    for key in changed_flags(old, new, touched):
         change = FlagChange(key, revision)
         for callback, wanted in listeners:
             if wanted is None or wanted == key:
                 _run_job(functools.partial(callback, change))
-
-
-_NOWHERE: dict[tuple[str, str | None], itertools.count[int]] = {}
-_NOWHERE_COUNTER: itertools.count[int] = itertools.count()
-
-
-def _nowhere(key: tuple[str, str | None]) -> itertools.count[int]:
-    return _NOWHERE_COUNTER
 
 
 # ------------------------------------------------------- sharing and forking

@@ -6,9 +6,14 @@ lock and loses nothing. The flusher reads a counter by calling ``next()`` too an
 subtracts its own reads, then sends the growth since the last flush.
 
 ``track`` and ``identify`` events go into a bounded deque; when it is full the
-oldest is dropped and counted, never waiting. A background thread sends every
-``flush_interval`` seconds, or sooner when a batch fills: gzip-compressed JSON,
-retried once after a network error or a 5xx.
+oldest is dropped and counted, never waiting, and a warning says so at most once
+per ``flush_interval``. A background thread sends every ``flush_interval`` seconds,
+or sooner when a batch fills: gzip-compressed JSON, retried once after a network
+error or a 5xx; a batch refused as too large (413) is split and sent in halves.
+
+What the server would refuse is refused here instead, so that it cannot take a
+whole batch down with it: invalid ``track``/``identify`` input is logged and
+ignored, and evaluations of flag keys the protocol cannot carry are not counted.
 """
 
 from __future__ import annotations
@@ -32,9 +37,79 @@ log = logging.getLogger("vexil.events")
 BATCH_SIZE = 500
 #: Distinct (flag, variant) pairs counted; evaluations of further pairs are dropped.
 MAX_COUNTERS = 10_000
+#: The longest flag key and variant the protocol carries.
+MAX_KEY = 200
 _RETRY_DELAY = 1.0
-#: Where counts go once MAX_COUNTERS pairs are counted: read by no one.
-_OVERFLOW: itertools.count[int] = itertools.count()
+#: Where uncountable evaluations go: read by no one.
+_NOWHERE: itertools.count[int] = itertools.count()
+
+
+class Counters:
+    """Evaluation counts per flag and variant: ``table[flag][variant]`` is a counter.
+
+    ``Client`` reads ``table`` on every evaluation and calls ``next()`` on the
+    counter; a pair seen for the first time goes through ``new``. The table object
+    lives as long as the client: a forked child clears it rather than replacing it.
+    """
+
+    def __init__(self) -> None:
+        self.table: dict[str, dict[str | None, itertools.count[int]]] = {}
+        #: Per pair: (the flusher's own ``next()`` calls, evaluations already sent).
+        self._seen: dict[tuple[str, str | None], tuple[int, int]] = {}
+        self._pairs = 0
+        self._lock = threading.Lock()
+        self._warned = False
+
+    def new(self, flag: str, variant: str | None) -> itertools.count[int]:
+        """The counter of a pair seen for the first time (rare: once per pair)."""
+        if not _sendable_key(flag) or not (variant is None or _sendable_key(variant)):
+            return _NOWHERE  # the server would refuse the whole batch for it
+        with self._lock:
+            variants = self.table.get(flag)
+            counter = variants.get(variant) if variants is not None else None
+            if counter is not None:
+                return counter
+            if self._pairs >= MAX_COUNTERS:
+                if not self._warned:
+                    self._warned = True
+                    log.warning(
+                        "more than %d flag and variant pairs evaluated: the evaluations of"
+                        " further pairs are not counted in summaries",
+                        MAX_COUNTERS,
+                    )
+                return _NOWHERE
+            counter = itertools.count()
+            if variants is None:
+                self.table[flag] = {variant: counter}
+            else:
+                variants[variant] = counter
+            self._pairs += 1
+            return counter
+
+    def read(self) -> list[dict[str, Any]]:
+        """The evaluations counted since the last read, as summary counters."""
+        out = []
+        seen = self._seen
+        with self._lock:
+            pairs = [
+                (flag, variant, counter)
+                for flag, variants in self.table.items()
+                for variant, counter in variants.items()
+            ]
+        for flag, variant, counter in pairs:
+            reads, sent = seen.get((flag, variant), (0, 0))
+            total = next(counter) - reads  # next() returns evaluations + our earlier reads
+            seen[flag, variant] = (reads + 1, total)
+            if total > sent:
+                out.append({"flag": flag, "variant": variant, "count": total - sent})
+        return out
+
+    def clear(self) -> None:
+        """Forget every count (in a forked child, whose parent reports its own)."""
+        self._lock = threading.Lock()
+        self.table.clear()
+        self._seen.clear()
+        self._pairs = 0
 
 
 class EventProcessor:
@@ -46,7 +121,12 @@ class EventProcessor:
         *,
         flush_interval: float = 10.0,
         capacity: int = 10_000,
+        counters: Counters | None = None,
+        on_tick: Callable[[], None] = lambda: None,
     ) -> None:
+        #: Called on the events thread before each flush (the client re-reads its log level).
+        self.on_tick = on_tick
+        self.counters = counters if counters is not None else Counters()
         self._send = send
         self.flush_interval = flush_interval
         self.capacity = capacity
@@ -54,16 +134,15 @@ class EventProcessor:
 
     def _reset(self) -> None:
         """Fresh state: at construction, and in a forked child (whose parent sends its own)."""
-        #: (flag, variant) -> its counter; read on the hot path by ``Client``.
-        self.counters: dict[tuple[str, str | None], itertools.count[int]] = {}
-        #: Per pair: (the flusher's own ``next()`` calls, evaluations already sent).
-        self._seen: dict[tuple[str, str | None], tuple[int, int]] = {}
-        self._counters_lock = threading.Lock()
+        self.counters.clear()
         self._send_lock = threading.Lock()
+        #: Guards the queue's swap and the drop count: held for a few operations, no I/O.
+        self._lock = threading.Lock()
         self._queue: collections.deque[dict[str, Any]] = collections.deque(maxlen=self.capacity)
         self._period_start = time.time()
         self._dropped = 0
         self._dropped_reported = 0
+        self._warned_at = -math.inf
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -72,22 +151,10 @@ class EventProcessor:
 
     def count(self, flag: str, variant: str | None) -> None:
         """Count one evaluation (``Client`` inlines this; kept for other callers)."""
-        key = (flag, variant)
-        counter = self.counters.get(key)
-        if counter is None:
-            counter = self.new_counter(key)
-        next(counter)
-
-    def new_counter(self, key: tuple[str, str | None]) -> itertools.count[int]:
-        """The counter of a pair seen for the first time (rare: once per pair)."""
-        with self._counters_lock:
-            counter = self.counters.get(key)
-            if counter is None:
-                if len(self.counters) >= MAX_COUNTERS:
-                    self._dropped += 1
-                    return _OVERFLOW
-                counter = self.counters[key] = itertools.count()
-            return counter
+        try:
+            next(self.counters.table[flag][variant])
+        except KeyError:
+            next(self.counters.new(flag, variant))
 
     # -------------------------------------------------------- custom events
 
@@ -95,13 +162,16 @@ class EventProcessor:
         problem = _context_problem(context) or _name_problem(name)
         if problem is None and value is not None and not _is_finite_number(value):
             problem = f"value must be a finite number, not {value!r}"
+        if problem is None:
+            context = dict(context)
+            problem = _json_problem("context", context) or _json_problem("data", data)
         if problem:
             log.warning("track(%r) ignored: %s", name, problem)
             return
         event: dict[str, Any] = {
             "kind": "track",
             "name": name,
-            "context": dict(context),
+            "context": context,
             "at": time.time(),
         }
         if value is not None:
@@ -112,17 +182,22 @@ class EventProcessor:
 
     def identify(self, context: Mapping[str, Any]) -> None:
         problem = _context_problem(context)
+        if problem is None:
+            context = dict(context)
+            problem = _json_problem("context", context)
         if problem:
             log.warning("identify ignored: %s", problem)
             return
-        self._enqueue({"kind": "identify", "context": dict(context), "at": time.time()})
+        self._enqueue({"kind": "identify", "context": context, "at": time.time()})
 
     def _enqueue(self, event: dict[str, Any]) -> None:
-        queue = self._queue
-        if len(queue) >= self.capacity:
-            self._dropped += 1  # the deque drops its oldest event to take this one
-        queue.append(event)
-        if len(queue) >= BATCH_SIZE:
+        with self._lock:
+            queue = self._queue
+            if len(queue) >= self.capacity:
+                self._dropped += 1  # the deque drops its oldest event to take this one
+            queue.append(event)
+            full = len(queue) >= BATCH_SIZE
+        if full:
             self._wake.set()
 
     # ------------------------------------------------------------- sending
@@ -135,8 +210,15 @@ class EventProcessor:
         while not self._stopping.is_set():
             self._wake.wait(self.flush_interval)
             self._wake.clear()
+            self.on_tick()
+            self._flush_logged()
+        self._flush_logged()  # the last events, at close
+
+    def _flush_logged(self) -> None:
+        try:
             self.flush()
-        self.flush()  # the last events, at close
+        except Exception:  # pragma: no cover - flush handles its errors; the thread must live
+            log.exception("sending analytics events failed")
 
     def stop(self) -> None:
         """Ask the thread to send what is left and end; see ``join``."""
@@ -160,44 +242,42 @@ class EventProcessor:
     def _take(self) -> list[dict[str, Any]]:
         events: list[dict[str, Any]] = []
         now = time.time()
-        counters = self._summary_counters()
+        counters = self.counters.read()
         if counters:
             events.append(
                 {"kind": "summary", "start": self._period_start, "end": now, "counters": counters}
             )
         self._period_start = now
-        queue = self._queue
-        while queue:
-            try:
-                events.append(queue.popleft())
-            except IndexError:
-                break
+        with self._lock:
+            queue, self._queue = self._queue, collections.deque(maxlen=self.capacity)
+        events.extend(queue)
         return events
-
-    def _summary_counters(self) -> list[dict[str, Any]]:
-        out = []
-        seen = self._seen
-        for key, counter in list(self.counters.items()):
-            reads, sent = seen.get(key, (0, 0))
-            total = next(counter) - reads  # next() returns evaluations + our earlier reads
-            seen[key] = (reads + 1, total)
-            if total > sent:
-                out.append({"flag": key[0], "variant": key[1], "count": total - sent})
-        return out
 
     def _deliver(self, batch: list[dict[str, Any]]) -> None:
         try:
-            body = gzip.compress(json.dumps(batch, default=str).encode(), compresslevel=6)
-        except (TypeError, ValueError) as exc:
-            log.error("dropped %d events that could not be encoded: %s", len(batch), exc)
+            body = gzip.compress(_encode(batch), compresslevel=6)
+        except (TypeError, ValueError, RecursionError):
+            # Checked when queued, but changed since (the caller's data is shared):
+            # send the others rather than none.
+            kept = [event for event in batch if _encodable(event)]
+            log.error("dropped %d events that could not be encoded", len(batch) - len(kept))
+            if kept:
+                self._deliver(kept)
             return
         for attempt in (1, 2):
             try:
                 status = self._send(body)
             except (httpx.HTTPError, OSError) as exc:
                 problem = f"network error: {exc!r}"
+            except Exception as exc:  # a closed client, a broken send: never into the caller
+                problem = f"{exc!r}"
             else:
                 if status < 300:
+                    return
+                if status == 413 and len(batch) > 1:  # too large: send it in halves
+                    half = len(batch) // 2
+                    self._deliver(batch[:half])
+                    self._deliver(batch[half:])
                     return
                 if status < 500:
                     log.error("the server refused %d events (HTTP %d)", len(batch), status)
@@ -208,8 +288,13 @@ class EventProcessor:
         log.warning("dropped %d events after a retry: %s", len(batch), problem)
 
     def _report_drops(self) -> None:
+        """Warn of new drops, at most once per ``flush_interval`` (and at the last flush)."""
         dropped = self._dropped
-        if dropped != self._dropped_reported:
+        if dropped == self._dropped_reported:
+            return
+        now = time.monotonic()
+        if now - self._warned_at >= self.flush_interval or self._stopping.is_set():
+            self._warned_at = now
             log.warning(
                 "dropped %d analytics events: the buffer (capacity %d) was full",
                 dropped - self._dropped_reported,
@@ -241,5 +326,33 @@ def _name_problem(name: Any) -> str | None:
     return None
 
 
+def _sendable_key(key: Any) -> bool:
+    return isinstance(key, str) and 0 < len(key) <= MAX_KEY
+
+
+def _encode(value: Any) -> bytes:
+    """JSON as the server reads it: no NaN nor infinities; other objects as ``str``."""
+    return json.dumps(value, default=str, allow_nan=False).encode()
+
+
+def _encodable(value: Any) -> bool:
+    try:
+        _encode(value)
+    except (TypeError, ValueError, RecursionError):
+        return False
+    return True
+
+
+def _json_problem(name: str, value: Any) -> str | None:
+    if value is None or _encodable(value):
+        return None
+    return f"{name} cannot be sent as JSON (NaN, infinity, a cycle or a key not a string?)"
+
+
 def _is_finite_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False

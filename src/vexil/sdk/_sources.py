@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 from httpx_sse import ServerSentEvent
@@ -95,7 +96,17 @@ class _Remote(Source):
 
     def refresh(self) -> bool:
         with self._fetch_lock:
+            return self._fetch_safely()
+
+    def _fetch_safely(self) -> bool:
+        """``_fetch``, which must never end a source's thread, whatever the server sent."""
+        try:
             return self._fetch()
+        except Exception as exc:  # a bug, or a payload nobody foresaw: keep what we hold
+            log.exception("unexpected error while fetching the flags: %r", exc)
+            return False
+        finally:
+            self.attempted.set()
 
     def _fetch(self) -> bool:
         try:
@@ -103,8 +114,6 @@ class _Remote(Source):
         except httpx.HTTPError as exc:
             log.warning("could not fetch the flags from the server: %r", exc)
             return False
-        finally:
-            self.attempted.set()
         if fetched.status == 304:
             self.state.touch()
             return True
@@ -114,7 +123,12 @@ class _Remote(Source):
         if fetched.status != 200:
             log.warning("the server answered HTTP %d for the flags", fetched.status)
             return False
-        if not self.state.put(fetched.body, fetched.revision, "the server"):
+        try:
+            document = _decode(fetched.body)
+        except ValueError as exc:
+            log.error("refused the flags from the server, keeping the last good ones: %s", exc)
+            return False
+        if not self.state.put(document, fetched.revision, "the server"):
             return False
         self.state.etag = fetched.etag
         return True
@@ -230,7 +244,7 @@ class StreamingSource(_Remote):
             self.status = INTERRUPTED
             if attempt >= self.mode.fallback_after:
                 with self._fetch_lock:
-                    if self._fetch():
+                    if self._fetch_safely():
                         self.status = FALLBACK
                 if self.status == UNAUTHORIZED:
                     return
@@ -251,6 +265,10 @@ class StreamingSource(_Remote):
                 if response.status_code != 200:
                     log.warning("the stream answered HTTP %d", response.status_code)
                     return INTERRUPTED
+                if self.last_event_id is not None:
+                    # Resuming: what was missed follows as changes (or nothing, when
+                    # nothing changed), with no put to announce that the stream is up.
+                    self.status = STREAMING
                 return self._read(events)
         except (httpx.HTTPError, OSError) as exc:
             if not self._stop.is_set():
@@ -273,7 +291,7 @@ class StreamingSource(_Remote):
                     return INTERRUPTED
             elif sse.event in ("patch", "delete"):
                 try:
-                    group.append((sse.event, json.loads(sse.data)))
+                    group.append((sse.event, _decode(sse.data)))
                 except ValueError:
                     return self._malformed(f"{sse.event} event is not JSON")
                 if has_id:
@@ -286,7 +304,14 @@ class StreamingSource(_Remote):
         return INTERRUPTED
 
     def _accept_put(self, data: str, event_id: str) -> bool:
-        if not self.state.put(data, _revision(event_id), "the stream"):
+        try:
+            document = _decode(data)
+        except ValueError as exc:
+            log.error("refused the flags from the stream, keeping the last good ones: %s", exc)
+            accepted = False
+        else:
+            accepted = self.state.put(document, _revision(event_id), "the stream")
+        if not accepted:
             self._malformed("the put event was refused")
             return False
         self.last_event_id = event_id or None
@@ -301,7 +326,15 @@ class StreamingSource(_Remote):
 
 
 def _revision(event_id: str) -> int | None:
-    return int(event_id) if event_id.isdigit() else None
+    return int(event_id) if event_id.isascii() and event_id.isdigit() else None
+
+
+def _decode(payload: bytes | str) -> Any:
+    """JSON text decoded; ``ValueError`` for anything else, nesting too deep included."""
+    try:
+        return json.loads(payload)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply to decode") from None
 
 
 # ------------------------------------------------------------ local sources

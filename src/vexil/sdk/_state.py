@@ -15,6 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,11 +53,17 @@ class FlagChange:
 #: One event of a stream group: ("patch" | "delete", its decoded data).
 StreamEvent = tuple[str, Mapping[str, Any]]
 
+#: The keys a change touched, (flags, segments), or None when everything may have.
+Touched = tuple[frozenset[str], frozenset[str]] | None
+
+#: Called after each update with the old and new rulesets, the revision and what changed.
+UpdateHook = Callable[[Ruleset, Ruleset, "int | None", Touched], None]
+
 
 class FlagState:
     """The current ruleset, its revision and readiness; applies puts and patch groups."""
 
-    def __init__(self, on_update: Callable[[Ruleset, Ruleset, int | None], None]) -> None:
+    def __init__(self, on_update: UpdateHook) -> None:
         self.ruleset: Ruleset = NOT_READY
         self.revision: int | None = None
         #: The ETag of the last ruleset fetched, for polling.
@@ -78,7 +85,7 @@ class FlagState:
         try:
             data = json.loads(payload) if isinstance(payload, bytes | str) else payload
             ruleset = Ruleset.from_data(data)
-        except (ValueError, ValidationError) as exc:
+        except (ValueError, ValidationError, RecursionError) as exc:
             log.error("refused the flags from %s, keeping the last good ones: %s", origin, exc)
             return False
         self.replace(ruleset, revision)
@@ -91,7 +98,7 @@ class FlagState:
             self.checked_at = time.monotonic()
         self.ready.set()
         if old is not ruleset:
-            self._on_update(old, ruleset, self.revision)
+            self._on_update(old, ruleset, self.revision, None)
 
     def touch(self) -> None:
         """The source confirmed that nothing changed (a 304)."""
@@ -105,12 +112,12 @@ class FlagState:
             old = self.ruleset
             try:
                 new = _apply_each(old, events)
-            except (ValidationError, KeyError, TypeError, ValueError):
+            except (ValidationError, KeyError, TypeError, ValueError, RecursionError):
                 # A group may be valid only as a whole (a flag using a segment that a
                 # later event creates): apply it to the document form, then build.
                 try:
                     new = Ruleset.from_data(_patched_document(old.to_data(), events))
-                except (ValidationError, KeyError, TypeError, ValueError) as exc:
+                except (ValidationError, KeyError, TypeError, ValueError, RecursionError) as exc:
                     log.error(
                         "refused a change from the stream, keeping the last good flags: %s", exc
                     )
@@ -119,7 +126,11 @@ class FlagState:
             self.revision = revision if revision is not None else self.revision
             self.checked_at = time.monotonic()
         self.ready.set()
-        self._on_update(old, new, self.revision)
+        touched = (
+            frozenset(data["key"] for _, data in events if data["kind"] == "flag"),
+            frozenset(data["key"] for _, data in events if data["kind"] == "segment"),
+        )
+        self._on_update(old, new, self.revision, touched)
         return True
 
 
@@ -154,30 +165,37 @@ def _patched_document(document: dict[str, Any], events: Iterable[StreamEvent]) -
 # --------------------------------------------------------------- what changed
 
 
-def changed_flags(old: Ruleset, new: Ruleset) -> list[str]:
+def changed_flags(old: Ruleset, new: Ruleset, touched: Touched = None) -> list[str]:
     """The flags whose evaluation may differ between two rulesets, sorted.
 
     A flag changed if its definition did, if a segment it uses did, or if one of its
-    prerequisites changed. Unchanged flags are shared between rulesets built by
-    incremental updates, so most comparisons are identity checks.
+    prerequisites changed. With ``touched`` (the keys a stream group named), only
+    those are compared; otherwise every key is.
     """
     old_flags, new_flags = old.document.flags, new.document.flags
+    old_segments, new_segments = old.document.segments, new.document.segments
+    flag_keys: AbstractSet[str]
+    segment_keys: AbstractSet[str]
+    if touched is None:
+        flag_keys = old_flags.keys() | new_flags.keys()
+        segment_keys = old_segments.keys() | new_segments.keys()
+    else:
+        flag_keys, segment_keys = touched
     changed = {
         key
-        for key in old_flags.keys() | new_flags.keys()
+        for key in flag_keys
         if old_flags.get(key) is not new_flags.get(key) and old_flags.get(key) != new_flags.get(key)
     }
-    old_segments, new_segments = old.document.segments, new.document.segments
     segments = {
         key
-        for key in old_segments.keys() | new_segments.keys()
+        for key in segment_keys
         if old_segments.get(key) is not new_segments.get(key)
         and old_segments.get(key) != new_segments.get(key)
     }
     if segments:
         segments |= _segments_using(new, segments)
-        changed |= {key for key, flag in new_flags.items() if _uses(flag, segments)}
-    return sorted(_with_dependents(new_flags, changed))
+        changed |= {key for key, flag in new_flags.items() if flag.rules and _uses(flag, segments)}
+    return sorted(_with_dependents(new_flags, changed)) if changed else []
 
 
 def _segment_refs(clauses: Iterable[Any]) -> set[str]:
@@ -205,13 +223,15 @@ def _segments_using(ruleset: Ruleset, segments: set[str]) -> set[str]:
 
 
 def _with_dependents(flags: Mapping[str, Flag], changed: set[str]) -> set[str]:
-    found = set(changed)
-    while True:
-        more = {
-            key
-            for key, flag in flags.items()
-            if key not in found and any(p.flag in found for p in flag.prerequisites)
-        }
-        if not more:
-            return found
-        found |= more
+    """``changed`` and every flag that has one of them as a prerequisite, transitively."""
+    users: dict[str, list[str]] = {}
+    for key, flag in flags.items():
+        for prerequisite in flag.prerequisites:
+            users.setdefault(prerequisite.flag, []).append(key)
+    found, pending = set(changed), list(changed)
+    while pending:
+        for user in users.get(pending.pop(), ()):
+            if user not in found:
+                found.add(user)
+                pending.append(user)
+    return found

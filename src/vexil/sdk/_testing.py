@@ -66,7 +66,7 @@ class TestClient(Client):
 
     def __init__(self, flags: Mapping[str, Any] | None = None) -> None:
         core = _RecordingCore()
-        self._core, self._shared, self._closed = core, False, False
+        self._attach(core, shared=False)
         core.refs = 1
         core.start()
         self.tracked: list[Tracked] = []

@@ -4,12 +4,16 @@ Every exception from httpx stays in here or in the data sources; callers see
 ``Fetched`` values and status codes. ``interrupt()`` shuts down the sockets of
 requests in flight, so that ``close()`` is bounded even when a server hangs: a
 blocked read is woken by ``shutdown``, which ``close`` on another thread does not do.
+Once interrupted, a transport cuts every connection it opens later at once, so that a
+retry (or a request that was still connecting) cannot hang in its turn.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import ssl
 import threading
 import weakref
 from collections.abc import Iterator, Mapping
@@ -21,6 +25,7 @@ import httpx
 from httpx_sse import EventSource, ServerSentEvent
 
 from vexil import __version__
+from vexil.sdk._errors import ConfigurationError
 
 USER_AGENT = f"vexil-python/{__version__}"
 
@@ -42,9 +47,35 @@ class HttpOptions:
     connect_timeout: float = 5.0
     read_timeout: float = 10.0
     proxy: str | None = None
-    #: ``True``, ``False`` (no TLS checks: tests only), or a CA bundle's path.
-    verify: bool | str = True
+    #: ``True`` (the system's CAs, through certifi), ``False`` (no TLS checks: tests
+    #: only), a CA bundle's path (a file, or a directory of hashed certificates), or an
+    #: ``ssl.SSLContext`` of your own.
+    verify: bool | str | ssl.SSLContext = True
     headers: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("connect_timeout", "read_timeout"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
+                raise ConfigurationError(
+                    f"HttpOptions.{name} must be a positive number of seconds, not {value!r}"
+                )
+        if self.proxy is not None:
+            _check_proxy(self.proxy)
+        if not isinstance(self.verify, bool | str | ssl.SSLContext):
+            raise ConfigurationError(
+                "HttpOptions.verify must be True, False, a CA bundle's path or an SSLContext,"
+                f" not {type(self.verify).__name__}"
+            )
+        if isinstance(self.verify, str):
+            try:
+                _tls(self.verify)
+            except (OSError, ssl.SSLError) as exc:
+                raise ConfigurationError(
+                    f"HttpOptions.verify: cannot read CA certificates from {self.verify!r}: {exc}"
+                ) from exc
+        if self.headers is not None:
+            _check_headers(self.headers)
 
 
 class Transport:
@@ -60,11 +91,12 @@ class Transport:
             headers=headers,
             timeout=httpx.Timeout(options.read_timeout, connect=options.connect_timeout),
             proxy=options.proxy,
-            verify=options.verify,
+            verify=_tls(options.verify),
             follow_redirects=True,
         )
         self._sockets: weakref.WeakSet[socket.socket] = weakref.WeakSet()
         self._lock = threading.Lock()
+        self._interrupted = False
 
     # ------------------------------------------------------------------ requests
 
@@ -74,11 +106,10 @@ class Transport:
         response = self._client.get(
             "/sdk/v1/ruleset", headers=headers, extensions={"trace": self._trace}
         )
-        revision = response.headers.get("X-Vexil-Revision")
         return Fetched(
             response.status_code,
             response.headers.get("ETag") or etag,
-            int(revision) if revision and revision.isdigit() else None,
+            _revision(response.headers.get("X-Vexil-Revision")),
             response.content,
         )
 
@@ -120,14 +151,20 @@ class Transport:
             if isinstance(sock, socket.socket):
                 with self._lock:
                     self._sockets.add(sock)
+                    interrupted = self._interrupted
+                if interrupted:  # opened after interrupt(): no connection is wanted
+                    with contextlib.suppress(OSError):
+                        sock.shutdown(socket.SHUT_RDWR)
 
     def interrupt(self) -> None:
         """Wake every request blocked on a socket (they fail with a network error).
 
-        Shuts down every connection this transport opened: only ``close`` and the
-        stream's stop use it, when no connection is wanted any more.
+        Shuts down every connection this transport opened, and every one it opens
+        afterwards: only ``close`` and the stream's stop use it, when no connection is
+        wanted any more.
         """
         with self._lock:
+            self._interrupted = True
             sockets = list(self._sockets)
         for sock in sockets:
             with contextlib.suppress(OSError):  # already closed
@@ -136,3 +173,42 @@ class Transport:
     def close(self) -> None:
         self.interrupt()
         self._client.close()
+
+
+def _tls(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
+    """httpx takes contexts; a path becomes one (passing it as a string is deprecated)."""
+    if isinstance(verify, str):
+        if os.path.isdir(verify):
+            return ssl.create_default_context(capath=verify)
+        return ssl.create_default_context(cafile=verify)
+    return verify
+
+
+def _revision(header: str | None) -> int | None:
+    """``X-Vexil-Revision`` as a number; None when absent or not a plain decimal number."""
+    if header and header.isascii() and header.isdigit():
+        return int(header)
+    return None
+
+
+def _check_proxy(proxy: Any) -> None:
+    try:
+        url = httpx.URL(proxy)
+    except (httpx.InvalidURL, TypeError) as exc:
+        raise ConfigurationError(f"HttpOptions.proxy: {proxy!r} is not a URL") from exc
+    if url.scheme not in ("http", "https", "socks5", "socks5h") or not url.host:
+        raise ConfigurationError(
+            f"HttpOptions.proxy: {proxy!r} must be an http://, https:// or socks5:// address"
+        )
+
+
+def _check_headers(headers: Any) -> None:
+    if not isinstance(headers, Mapping):
+        raise ConfigurationError("HttpOptions.headers must be a mapping of names to values")
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise ConfigurationError(
+                f"HttpOptions.headers: {name!r}: names and values must be strings"
+            )
+        if not name or any(c in name for c in " :\r\n") or any(c in value for c in "\r\n"):
+            raise ConfigurationError(f"HttpOptions.headers: {name!r} is not a valid header")
