@@ -133,7 +133,7 @@ class EventProcessor:
         self._reset()
 
     def _reset(self) -> None:
-        """Fresh state: at construction, and in a forked child (whose parent sends its own)."""
+        """Fresh state (a forked child gets a new processor over the same, cleared, counters)."""
         self.counters.clear()
         self._send_lock = threading.Lock()
         #: Guards the queue's swap and the drop count: held for a few operations, no I/O.
@@ -306,9 +306,6 @@ class EventProcessor:
     def dropped(self) -> int:
         """Events dropped so far because the buffer was full."""
         return self._dropped
-
-    def after_fork(self) -> None:
-        self._reset()
 
 
 def _context_problem(context: Any) -> str | None:

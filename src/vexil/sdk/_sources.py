@@ -77,10 +77,6 @@ class Source:
         """Fetch now; True if the flags are current afterwards."""
         return self.state.is_ready
 
-    def after_fork(self, state: FlagState) -> Source:
-        """A fresh, unstarted copy for a forked child (threads do not survive a fork)."""
-        return type(self)(state)
-
 
 # ------------------------------------------------------------------ over HTTP
 
@@ -142,9 +138,6 @@ class _Remote(Source):
                 " last known flags. Check the key (a server key, vx-srv-...).",
                 status,
             )
-
-    def after_fork(self, state: FlagState) -> Source:
-        raise NotImplementedError  # the core rebuilds remote sources with a new transport
 
 
 class ManualSource(_Remote):
@@ -372,7 +365,7 @@ class FileSource(Source):
         self._seen = self._signature()
         try:
             data = _read_document(self.path.read_bytes())
-        except (OSError, ValidationError, ValueError) as exc:
+        except (OSError, ValidationError, ValueError, RecursionError) as exc:
             log.error(
                 "could not read the flags of %s, keeping the last good ones: %s", self.path, exc
             )
@@ -385,9 +378,6 @@ class FileSource(Source):
         while not self._stop.wait(self.interval):
             if self._signature() != self._seen:
                 self.refresh()
-
-    def after_fork(self, state: FlagState) -> Source:
-        return FileSource(state, self.path, watch=self.watch, interval=self.interval)
 
 
 class StoreSource(Source):
@@ -423,9 +413,6 @@ class StoreSource(Source):
     def _run(self) -> None:
         while not self._stop.wait(self.mode.interval):
             self.refresh()
-
-    def after_fork(self, state: FlagState) -> Source:
-        return StoreSource(state, self.store, self.namespace, self.mode)
 
 
 # ---------------------------------------------------------- saved rulesets
