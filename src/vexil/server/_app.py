@@ -11,10 +11,12 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 
 from vexil import __version__
 
+from . import web
 from ._bus import Hub, PostgresListener, RevisionPoller
 from ._db import make_engine, upgrade
 from ._errors import ApiError, Conflict
@@ -48,6 +50,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for module in (ops, admin, sdk, ofrep):
         app.include_router(module.router)
+    web.install(app)
     return app
 
 
@@ -98,6 +101,8 @@ async def drain(app: FastAPI) -> None:
 def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> Response:
+        if web.wants_html(request):
+            return await run_in_threadpool(web.error_page, request, exc.status, exc.message)
         return JSONResponse(exc.body(), status_code=exc.status, headers=exc.headers)
 
     @app.exception_handler(RequestValidationError)
@@ -121,6 +126,9 @@ def _handle_errors(app: FastAPI) -> None:
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
+        if web.wants_html(request):
+            message = "There is no such page." if exc.status_code == 404 else str(exc.detail)
+            return await run_in_threadpool(web.error_page, request, exc.status_code, message)
         code = HTTP_CODES.get(exc.status_code, "error")
         body = {"error": {"code": code, "message": str(exc.detail), "field": None}}
         return JSONResponse(body, status_code=exc.status_code, headers=exc.headers)
@@ -136,6 +144,9 @@ def _handle_errors(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def crash(request: Request, exc: Exception) -> Response:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
+        if web.wants_html(request):
+            message = "The server failed to do this; the error is in its log."
+            return web.error_page(request, 500, message)
         body = {"error": {"code": "internal", "message": "internal error", "field": None}}
         return JSONResponse(body, status_code=500)
 

@@ -178,6 +178,18 @@ users = Table(
     _now(),
 )
 
+#: Dashboard sign-ins: the cookie holds a random token, the table its SHA-256.
+web_sessions = Table(
+    "web_sessions",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    #: The token every form of this session carries (CSRF protection).
+    Column("csrf", String(64), nullable=False),
+    _now(),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+
 api_tokens = Table(
     "api_tokens",
     metadata,
