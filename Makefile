@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install serve test lint format bench bench-server bench-sdk clean
+.PHONY: install serve test lint format bench bench-server bench-sdk screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -21,16 +21,16 @@ serve: install
 	$(BIN)/vexil serve --demo
 
 lint: install
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench scripts
+	$(BIN)/ruff format --check src tests bench scripts
 	$(BIN)/mypy src
 
 test: lint
 	$(BIN)/pytest
 
 format: install
-	$(BIN)/ruff check --fix src tests bench
-	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench scripts
+	$(BIN)/ruff format src tests bench scripts
 
 $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'
@@ -47,6 +47,10 @@ bench-server: $(VENV)/.bench-installed
 # The SDK's client against the bare engine and LaunchDarkly, through a real server.
 bench-sdk: $(VENV)/.bench-installed
 	$(BIN)/python bench/sdk.py
+
+# Screenshots of the dashboard, light and dark, into docs/screenshots/ (needs Chromium).
+screenshots: install
+	$(BIN)/python scripts/screenshots.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

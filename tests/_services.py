@@ -1,7 +1,8 @@
 """Real services for the tests: PostgreSQL, Redis and Vexil servers, on loopback.
 
 Nothing here is mocked: PostgreSQL and Redis are started from their own binaries in
-temporary directories, and each Vexil server is a real ``vexil serve`` process.
+temporary directories, and each Vexil server is a real ``vexil serve`` process. The
+dashboard's tests drive Debian's Chromium (see ``chromium_bin``).
 """
 
 from __future__ import annotations
@@ -21,6 +22,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import pytest
+
+ON_CI = os.environ.get("CI", "").lower() == "true"
+
+
+def missing(reason: str) -> None:
+    """A service the tests need is not installed: fail with ``CI=true``, skip elsewhere."""
+    if ON_CI:
+        pytest.fail(f"{reason} (CI=true: services must be available)", pytrace=False)
+    pytest.skip(reason)
 
 
 def free_port() -> int:
@@ -176,6 +187,15 @@ class Redis:
                 self.process.kill()
                 self.process.wait()
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def chromium_bin() -> str | None:
+    """Debian's Chromium (package ``chromium``), which the dashboard's tests drive."""
+    for name in ("chromium", "chromium-browser"):
+        found = shutil.which(name)
+        if found:
+            return found
+    return "/usr/bin/chromium" if os.access("/usr/bin/chromium", os.X_OK) else None
 
 
 ADMIN_PASSWORD = "test-admin-password"

@@ -6,7 +6,6 @@ with the reason.
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -14,21 +13,13 @@ from pathlib import Path
 import httpx
 import pytest
 
-from _services import Postgres, Redis, VexilServer, postgres_bin, redis_bin
-
-ON_CI = os.environ.get("CI", "").lower() == "true"
-
-
-def _missing(reason: str) -> None:
-    if ON_CI:
-        pytest.fail(f"{reason} (CI=true: services must be available)", pytrace=False)
-    pytest.skip(reason)
+from _services import Postgres, Redis, VexilServer, missing, postgres_bin, redis_bin
 
 
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     if not (postgres_bin("initdb") and postgres_bin("pg_ctl")):
-        _missing("PostgreSQL is not installed (initdb and pg_ctl not found)")
+        missing("PostgreSQL is not installed (initdb and pg_ctl not found)")
     pg = Postgres()
     pg.start()
     yield pg
@@ -38,7 +29,7 @@ def postgres() -> Iterator[Postgres]:
 @pytest.fixture(scope="session")
 def redis_service() -> Iterator[Redis]:
     if not redis_bin():
-        _missing("Redis is not installed (redis-server not found)")
+        missing("Redis is not installed (redis-server not found)")
     service = Redis().start()
     yield service
     service.stop()
