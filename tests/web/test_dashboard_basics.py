@@ -97,6 +97,12 @@ def test_html_in_flag_fields_is_shown_as_text(page: Page, web_server: VexilServe
     expect(page.get_by_role("link", name=name)).to_be_visible()  # the tags as text
     assert page.evaluate(f"window.{marker}") is None
     assert page.locator("b", has_text="bold").count() == 0
+    # The flag's own page shows the description too, as text.
+    page.goto(f"{web_server.base_url}/projects/{project}/flags/html-flag")
+    expect(page.get_by_text(f"<script>{marker}</script>")).to_be_visible()
+    expect(page.get_by_text(name).first).to_be_visible()
+    assert page.evaluate(f"window.{marker}") is None
+    assert page.locator("b", has_text="bold").count() == 0
 
 
 def test_unknown_pages_and_errors_are_pages_without_stack_traces(

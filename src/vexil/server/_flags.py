@@ -8,9 +8,26 @@ segment is refused with the path of the offending field.
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Text,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    true,
+    update,
+)
+from sqlalchemy.dialects.postgresql import JSONB
 
 from vexil.flags import ValidationError, parse_flag
 
@@ -34,7 +51,7 @@ from ._store import (
     now,
     unprocessable,
 )
-from ._tables import environments, flags, targeting
+from ._tables import environments, evaluation_counts, flags, targeting
 
 CREATE_FIELDS = frozenset({"key", *SHARED_FIELDS, "targeting", "comment"})
 
@@ -115,35 +132,156 @@ def list_flags(
     tag: str | None = None,
     limit: int = 100,
     offset: int = 0,
+    search_tags: bool = False,
+    env: str | None = None,
+    on: bool | None = None,
+    temporary: bool | None = None,
+    stale_days: int | None = None,
+    stale_only: bool = False,
 ) -> dict[str, Any]:
+    """A page of a project's flags in key order, filtered, counted and paged in the database.
+
+    ``query`` searches keys and names (and tags, with ``search_tags``), case-insensitively;
+    ``tag`` keeps flags with that tag. The other filters need ``env``: ``on`` keeps flags
+    on (or off) there; ``stale_days`` adds ``stale`` and ``last_evaluated`` to each item,
+    and ``stale_only`` keeps only stale flags (see ``_stale``).
+    """
     with store.read() as conn:
         prow = project_row(conn, project)
-        where = [flags.c.project_id == prow.id]
+        where: list[ColumnElement[bool]] = [flags.c.project_id == prow.id]
+        dialect = conn.dialect.name
         if query:
-            like = f"%{query.lower()}%"
-            where.append(
-                or_(func.lower(flags.c.key).like(like), func.lower(flags.c.name).like(like))
-            )
-        rows = list(conn.execute(select(flags).where(*where).order_by(flags.c.key)))
+            where.append(_search(dialect, query, search_tags))
         if tag:
-            rows = [r for r in rows if tag in (r.tags or [])]
-        total, page = len(rows), rows[offset : offset + limit]
-        on = _on_by_environment(conn, [r.id for r in page])
-        items = [{**flag_json(r), "on": on.get(r.id, {})} for r in page]
+            where.append(_has_tag(dialect, tag))
+        if temporary is not None:
+            where.append(flags.c.temporary == temporary)
+        env_id = None
+        if env is not None and (on is not None or stale_days is not None):
+            env_id = environment_row(conn, prow.id, env).id
+        if on is not None and env_id is not None:
+            is_on = exists().where(
+                targeting.c.flag_id == flags.c.id,
+                targeting.c.environment_id == env_id,
+                targeting.c.body["on"].as_boolean() == true(),
+            )
+            where.append(is_on if on else ~is_on)
+        at = now()
+        last = None
+        if stale_days is not None and env_id is not None:
+            last = _last_evaluated(env_id)
+            if stale_only:
+                where.append(_stale(env_id, at - timedelta(days=stale_days)))
+        total = conn.execute(select(func.count()).select_from(flags).where(*where)).scalar_one()
+        columns: list[Any] = [flags]
+        if last is not None:
+            columns.append(last.label("last_evaluated"))
+        rows = conn.execute(
+            select(*columns).where(*where).order_by(flags.c.key).limit(limit).offset(offset)
+        ).all()
+        states = _on_by_environment(conn, [r.id for r in rows])
+        items = [{**flag_json(r), "on": states.get(r.id, {})} for r in rows]
+        if stale_days is not None and last is not None:
+            for item, row in zip(items, rows, strict=True):
+                item.update(_staleness(row, at, stale_days))
     return {"items": items, "total": total, "limit": limit, "offset": offset}
+
+
+def _like(text: str) -> str:
+    """A LIKE pattern finding ``text`` anywhere, its wildcards taken literally."""
+    escaped = text.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
+
+
+def _tag_values(dialect: str) -> Any:
+    """The flag's tags as rows of a ``value`` column (correlated with ``flags``)."""
+    if dialect == "postgresql":
+        return func.jsonb_array_elements_text(flags.c.tags).table_valued("value")
+    return func.json_each(flags.c.tags).table_valued("value")
+
+
+def _search(dialect: str, query: str, search_tags: bool) -> ColumnElement[bool]:
+    like = _like(query)
+    found: list[ColumnElement[bool]] = [
+        func.lower(flags.c.key).like(like, escape="\\"),
+        func.lower(flags.c.name).like(like, escape="\\"),
+    ]
+    if search_tags:
+        values = _tag_values(dialect)
+        in_tags: ColumnElement[bool] = (
+            exists().select_from(values).where(func.lower(values.c.value).like(like, escape="\\"))
+        )
+        if query.isascii() and query.isprintable() and not set(query) & {'"', "\\"}:
+            # Such text appears as it is in the tags' JSON: a cheap test of that text
+            # first spares unpacking the tags of the flags that cannot match.
+            in_tags = and_(func.lower(cast(flags.c.tags, Text)).like(like, escape="\\"), in_tags)
+        found.append(in_tags)
+    return or_(*found)
+
+
+def _has_tag(dialect: str, tag: str) -> ColumnElement[bool]:
+    if dialect == "postgresql":
+        # Containment, which a GIN index on tags could serve.
+        return flags.c.tags.op("@>")(bindparam(None, [tag], type_=JSONB))
+    values = _tag_values(dialect)
+    return exists().select_from(values).where(values.c.value == tag)
+
+
+def _last_evaluated(env_id: int) -> Any:
+    """When the flag was last evaluated in the environment (Unix seconds), or NULL.
+
+    Correlated, so that each flag costs one descent of the (environment_id, flag_key,
+    period_end) index rather than a pass over the environment's evaluation counts.
+    """
+    return (
+        select(func.max(evaluation_counts.c.period_end))
+        .where(
+            evaluation_counts.c.environment_id == env_id,
+            evaluation_counts.c.flag_key == flags.c.key,
+        )
+        .scalar_subquery()
+    )
+
+
+def _stale(env_id: int, cutoff: datetime) -> ColumnElement[bool]:
+    """Not evaluated since ``cutoff``, but evaluated before or created before it.
+
+    Written so that a flag usually costs one descent of the index: the second test
+    only runs for flags younger than the cutoff.
+    """
+    ec = evaluation_counts
+    mine = and_(ec.c.environment_id == env_id, ec.c.flag_key == flags.c.key)
+    return and_(
+        ~exists().where(mine, ec.c.period_end >= cutoff.timestamp()),
+        or_(flags.c.created_at < cutoff, exists().where(mine)),
+    )
+
+
+def _staleness(row: Any, at: datetime, stale_days: int) -> dict[str, Any]:
+    """``stale``: whole days since the last evaluation, "never", or None if not stale."""
+    last: float | None = row.last_evaluated
+    cutoff = at - timedelta(days=stale_days)
+    if last is None:
+        stale: int | str | None = "never" if row.created_at < cutoff else None
+        when = None
+    else:
+        evaluated = datetime.fromtimestamp(last, UTC)
+        stale = (at - evaluated).days if evaluated < cutoff else None
+        when = evaluated.isoformat()
+    return {"stale": stale, "last_evaluated": when}
 
 
 def _on_by_environment(conn: Connection, flag_ids: list[int]) -> dict[int, dict[str, bool]]:
     out: dict[int, dict[str, bool]] = {}
-    if not flag_ids:
-        return out
-    rows = conn.execute(
-        select(targeting.c.flag_id, targeting.c.body, environments.c.key)
-        .join(environments, environments.c.id == targeting.c.environment_id)
-        .where(targeting.c.flag_id.in_(flag_ids))
-    )
-    for flag_id, body, env_key in rows:
-        out.setdefault(flag_id, {})[env_key] = bool(body.get("on", False))
+    # In chunks: SQLite takes at most 32,766 parameters in a statement.
+    for first in range(0, len(flag_ids), 5000):
+        rows = conn.execute(
+            select(targeting.c.flag_id, targeting.c.body, environments.c.key)
+            .join(environments, environments.c.id == targeting.c.environment_id)
+            .where(targeting.c.flag_id.in_(flag_ids[first : first + 5000]))
+        )
+        for flag_id, body, env_key in rows:
+            out.setdefault(flag_id, {})[env_key] = bool(body.get("on", False))
     return out
 
 

@@ -238,6 +238,8 @@ evaluation_counts = Table(
     Column("count", Integer, nullable=False),
     Column("received_at", UtcDateTime(), nullable=False),
     Index(None, "environment_id", "flag_key", "period_start"),
+    #: The dashboard's insights (a flag's recent periods) and last evaluations (migration 0003).
+    Index(None, "environment_id", "flag_key", "period_end"),
 )
 
 custom_events = Table(

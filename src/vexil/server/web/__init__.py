@@ -6,7 +6,13 @@ from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.staticfiles import StaticFiles
 
-from vexil.server.web import _auth_pages, _flag_list
+from vexil.server.web import (
+    _admin_pages,
+    _auth_pages,
+    _flag_list,
+    _flag_pages,
+    _insights_pages,
+)
 from vexil.server.web._common import (
     STATIC,
     SignInRequired,
@@ -22,7 +28,7 @@ __all__ = ["api_error_page", "error_page", "install", "wants_html"]
 def install(app: FastAPI) -> None:
     """Add the dashboard's pages and static files to the server's application."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (_auth_pages, _flag_list):
+    for module in (_auth_pages, _flag_list, _flag_pages, _admin_pages, _insights_pages):
         app.include_router(module.router)
 
     @app.exception_handler(SignInRequired)
