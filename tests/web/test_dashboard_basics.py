@@ -9,6 +9,7 @@ from _web import create_flag, create_project, create_user, sign_in
 from playwright.sync_api import Browser, Page, expect
 
 from _services import ADMIN_PASSWORD, VexilServer
+from vexil import __version__
 
 
 def test_pages_need_a_sign_in_and_come_back_after_it(page: Page, web_server: VexilServer) -> None:
@@ -103,6 +104,8 @@ def test_html_in_flag_fields_is_shown_as_text(page: Page, web_server: VexilServe
     expect(page.get_by_text(name).first).to_be_visible()
     assert page.evaluate(f"window.{marker}") is None
     assert page.locator("b", has_text="bold").count() == 0
+    # The page's own values never shadow the layout's (the footer names Vexil's version).
+    expect(page.locator("footer")).to_have_text(f"Vexil {__version__}")
 
 
 def test_unknown_pages_and_errors_are_pages_without_stack_traces(

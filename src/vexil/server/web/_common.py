@@ -74,7 +74,7 @@ def render(request: Request, template: str, *, status: int = 200, **context: Any
     base: dict[str, Any] = {
         "session": session,
         "csrf": session.csrf if session else "",
-        "version": __version__,
+        "vexil_version": __version__,
         "can_edit": bool(session and session.can("editor")),
         "is_admin": bool(session and session.can("admin")),
     }
