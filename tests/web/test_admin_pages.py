@@ -483,7 +483,7 @@ def test_create_an_environment(page: Page, web_server: VexilServer) -> None:
     page.get_by_label("Key", exact=True).fill("bad key")
     page.get_by_role("button", name="Create environment").click()
     expect(page.get_by_label("Key", exact=True)).to_have_attribute("aria-invalid", "true")
-    expect(page.locator("#env-key-error")).to_contain_text("Invalid key")
+    expect(page.locator("#new-env-key-error")).to_contain_text("Invalid key")
     page.get_by_label("Key", exact=True).fill("staging")
     page.get_by_label("Name (optional)").fill("Staging")
     page.get_by_role("button", name="Create environment").click()
