@@ -160,6 +160,33 @@ def test_adding_a_rule_with_two_clauses(page: Page, web_server: VexilServer) -> 
     ]
 
 
+def test_a_rule_on_a_segment(page: Page, web_server: VexilServer) -> None:
+    project, key = create_project(web_server), _key()
+    with web_server.admin() as admin:
+        response = admin.post(
+            f"{API}/projects/{project}/environments/development/segments",
+            json={"key": "staff", "name": "Staff", "included": ["u-staff"]},
+        )
+        assert response.status_code == 201, response.text
+    create_flag(web_server, project, key, targeting=ON)
+    sign_in(page, web_server)
+    flag_page(page, web_server, project, key, "development")
+
+    page.get_by_role("button", name="Add rule").click()
+    rule = page.locator("[data-rule]").last
+    rule.get_by_label("Operator").select_option("segment")
+    rule.get_by_label("Segments").select_option(["staff"])
+    rule.get_by_label("Variation", exact=True).select_option("on")
+    with sdk(web_server, project) as client:
+        assert client.variation(key, {"key": "u-staff"}, None) is False
+        page.get_by_role("button", name="Save targeting", exact=True).click()
+        expect(page.get_by_role("status").filter(has_text="Targeting saved")).to_be_visible()
+        wait_for(lambda: client.variation(key, {"key": "u-staff"}, None) is True, timeout=1)
+        assert client.variation(key, {"key": "u-other"}, None) is False
+    rules = targeting(web_server, project, key, "development")["rules"]
+    assert [r["clauses"] for r in rules] == [[{"op": "segment", "values": ["staff"]}]]
+
+
 def test_moving_and_removing_rules_and_a_prerequisite(page: Page, web_server: VexilServer) -> None:
     project, key, other = create_project(web_server), _key(), _key()
     create_flag(web_server, project, other)  # off: as a prerequisite, it fails
