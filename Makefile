@@ -21,16 +21,16 @@ serve: install
 	$(BIN)/vexil serve --demo
 
 lint: install
-	$(BIN)/ruff check src tests bench scripts
-	$(BIN)/ruff format --check src tests bench scripts
+	$(BIN)/ruff check src tests bench scripts examples
+	$(BIN)/ruff format --check src tests bench scripts examples
 	$(BIN)/mypy src
 
 test: lint
 	$(BIN)/pytest
 
 format: install
-	$(BIN)/ruff check --fix src tests bench scripts
-	$(BIN)/ruff format src tests bench scripts
+	$(BIN)/ruff check --fix src tests bench scripts examples
+	$(BIN)/ruff format src tests bench scripts examples
 
 $(VENV)/.bench-installed: pyproject.toml | $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[test,bench]'

@@ -1,0 +1,1 @@
+"""A small Django site whose pages follow Vexil flags."""
