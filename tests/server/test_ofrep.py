@@ -1,13 +1,12 @@
 """OFREP end to end, on SQLite and on PostgreSQL: every answer checked against the spec.
 
 Flags are made through the admin API and evaluated over ``/ofrep/v1`` with real SDK
-keys; each body is validated against the protocol's schemas (``tests/data/ofrep-schemas.json``).
+keys; each body is validated against the response schemas of the protocol (``SCHEMAS``
+below).
 """
 
 from __future__ import annotations
 
-import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,22 +16,187 @@ import pytest
 from _services import VexilServer, sdk_key
 from vexil.flags import Ruleset
 
-SPEC = json.loads((Path(__file__).parent.parent / "data" / "ofrep-schemas.json").read_text())
 BOOL = {"on": True, "off": False}
 SINGLE = "/ofrep/v1/evaluate/flags/{}"
 BULK = "/ofrep/v1/evaluate/flags"
 
+# --------------------------------------------------------------- the spec's schemas
+#
+# The response schemas of OFREP's OpenAPI document (open-feature/protocol,
+# service/openapi.yaml), restated as the JSON Schema constraints only: names of the
+# components, types, required members and enums, without the document's prose.
+# No package ships the document, and the tests must not reach the network, so the
+# constraints live here.
+#
+# Version: OFREP 0.3.0. It adds to 0.1.0 the shared ``metadata`` component (also
+# allowed on failures and on a bulk answer), ``codeDefaultFlag`` (0.2.0: a success
+# without ``value`` tells the provider to use the application's default), and
+# ``eventStreams`` on a bulk answer (0.3.0, optional; Vexil sends none).
+#
+# Two places depart from the document's literal text, because read literally they
+# could accept no valued answer at all:
+# - The value branch of ``evaluationSuccess`` is ``anyOf``, not ``oneOf``: an integer
+#   is valid for both ``integerFlag`` and ``floatFlag`` (JSON Schema's ``number``
+#   includes the integers), so under ``oneOf`` no integer value could ever validate.
+# - ``codeDefaultFlag`` is "has no ``value`` member", which is what the spec says it
+#   means; as a bare object it would match every success, valued or not.
+#
+# ``reason`` is any string: the spec lists the usual reasons as examples, and
+# OpenFeature's reasons are open-ended (Vexil sends PREREQUISITE_FAILED).
+
+_METADATA = {
+    "type": "object",
+    "additionalProperties": {
+        "oneOf": [{"type": "boolean"}, {"type": "string"}, {"type": "number"}]
+    },
+}
+
+
+def _valued(json_type: str) -> dict[str, Any]:
+    return {"required": ["value"], "properties": {"value": {"type": json_type}}}
+
+
+def _failure(codes: list[str]) -> dict[str, Any]:
+    return {
+        "type": "object",
+        "required": ["key", "errorCode"],
+        "properties": {
+            "key": {"$ref": "#/$defs/key"},
+            "errorCode": {"type": "string", "enum": codes},
+            "errorDetails": {"$ref": "#/$defs/errorDetails"},
+            "metadata": {"$ref": "#/$defs/metadata"},
+        },
+    }
+
+
+SCHEMAS: dict[str, Any] = {
+    "key": {"type": "string"},
+    "errorDetails": {"type": "string"},
+    "metadata": _METADATA,
+    "booleanFlag": _valued("boolean"),
+    "stringFlag": _valued("string"),
+    "integerFlag": _valued("integer"),
+    "floatFlag": _valued("number"),
+    "objectFlag": _valued("object"),
+    "codeDefaultFlag": {"not": {"required": ["value"]}},
+    "evaluationSuccess": {
+        "type": "object",
+        "required": ["key", "reason"],
+        "properties": {
+            "key": {"$ref": "#/$defs/key"},
+            "reason": {"type": "string"},
+            "variant": {"type": "string"},
+            "metadata": {"$ref": "#/$defs/metadata"},
+        },
+        "anyOf": [
+            {"$ref": f"#/$defs/{name}"}
+            for name in (
+                "booleanFlag",
+                "stringFlag",
+                "integerFlag",
+                "floatFlag",
+                "objectFlag",
+                "codeDefaultFlag",
+            )
+        ],
+    },
+    "serverEvaluationSuccess": {"allOf": [{"$ref": "#/$defs/evaluationSuccess"}]},
+    "evaluationFailure": _failure(
+        ["PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL"]
+    ),
+    "flagNotFound": _failure(["FLAG_NOT_FOUND"]),
+    "bulkEvaluationSuccess": {
+        "type": "object",
+        "required": ["flags"],
+        "properties": {
+            "flags": {
+                "type": "array",
+                "items": {
+                    "oneOf": [
+                        {"$ref": "#/$defs/evaluationSuccess"},
+                        {"$ref": "#/$defs/evaluationFailure"},
+                    ]
+                },
+            },
+            "metadata": {"$ref": "#/$defs/metadata"},
+            "eventStreams": {"type": "array", "items": {"type": "object"}},
+        },
+    },
+    "bulkEvaluationFailure": {
+        "type": "object",
+        "required": ["errorCode"],
+        "properties": {
+            "errorCode": {"type": "string"},
+            "errorDetails": {"$ref": "#/$defs/errorDetails"},
+        },
+    },
+}
+
+
+def validator(schema: str) -> jsonschema.Draft202012Validator:
+    """A validator for the OFREP component ``schema``."""
+    root = {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$defs": SCHEMAS,
+        "$ref": f"#/$defs/{schema}",
+    }
+    jsonschema.Draft202012Validator.check_schema(root)
+    return jsonschema.Draft202012Validator(root)
+
 
 def conforms(response: httpx.Response, schema: str) -> Any:
     """The body, after checking it against the OFREP component ``schema``."""
-    root = {
-        "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "components": SPEC["components"],
-        "$ref": f"#/components/schemas/{schema}",
-    }
     body = response.json()
-    jsonschema.Draft202012Validator(root).validate(body)
+    validator(schema).validate(body)
     return body
+
+
+@pytest.mark.parametrize(
+    ("schema", "body"),
+    [
+        ("serverEvaluationSuccess", {"key": "f", "value": True}),  # no reason
+        ("serverEvaluationSuccess", {"reason": "STATIC", "value": True}),  # no key
+        ("serverEvaluationSuccess", {"key": "f", "reason": "STATIC", "value": None}),
+        ("serverEvaluationSuccess", {"key": "f", "reason": "STATIC", "value": [1, 2]}),
+        ("serverEvaluationSuccess", {"key": "f", "reason": "STATIC", "variant": 1}),
+        (
+            "serverEvaluationSuccess",
+            {"key": "f", "reason": "STATIC", "value": 1, "metadata": {"a": {"b": 1}}},
+        ),
+        ("evaluationFailure", {"key": "f", "errorCode": "FLAG_NOT_FOUND"}),
+        ("evaluationFailure", {"errorCode": "GENERAL"}),
+        ("flagNotFound", {"key": "f", "errorCode": "GENERAL"}),
+        ("bulkEvaluationSuccess", {}),
+        ("bulkEvaluationSuccess", {"flags": [{"key": "f", "value": True}]}),
+        ("bulkEvaluationFailure", {"errorDetails": "no code"}),
+    ],
+    ids=[
+        "no-reason",
+        "no-key",
+        "null-value",
+        "array-value",
+        "variant-not-string",
+        "nested-metadata",
+        "not-found-as-failure",
+        "failure-without-key",
+        "not-found-other-code",
+        "bulk-without-flags",
+        "bulk-item-neither",
+        "bulk-failure-without-code",
+    ],
+)
+def test_the_schemas_reject_what_the_spec_forbids(schema: str, body: Any) -> None:
+    # The checks below are worth something only if these schemas can fail.
+    assert not validator(schema).is_valid(body)
+
+
+@pytest.mark.parametrize("value", [True, "x", 0, 20, -3, 0.25, 1e100, {}, {"a": [1]}], ids=repr)
+def test_the_schemas_accept_every_value_type_and_the_code_default(value: Any) -> None:
+    success = validator("serverEvaluationSuccess")
+    assert success.is_valid({"key": "f", "reason": "TARGETING_MATCH", "value": value})
+    assert success.is_valid({"key": "f", "reason": "DISABLED", "metadata": {"n": 1}})
+    item = {"key": "f", "reason": "SPLIT", "variant": "a", "value": value}
+    assert validator("bulkEvaluationSuccess").is_valid({"flags": [item], "metadata": {}})
 
 
 def bearer(key: str) -> dict[str, str]:
