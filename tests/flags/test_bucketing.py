@@ -106,3 +106,29 @@ def test_growing_a_rollout_keeps_everyone_who_was_in(flag_key: str, start: int) 
     smaller, larger = served(start), served(start + 1)
     assert smaller <= larger
     assert served(10) <= served(20)
+
+
+def test_unpaired_surrogates_bucket_as_the_replacement_character() -> None:
+    # JSON's "\ud800" makes such a string; hashing it raw crashes the process (in mmh3),
+    # so this runs in a child process, where a crash is a failure rather than the end.
+    script = """
+import json
+from vexil.flags import Ruleset
+flags = Ruleset.from_data({"flags": {"f": {
+    "variations": {"a": 1, "b": 2},
+    "default": {"rollout": [{"variation": "a", "weight": 50}, {"variation": "b", "weight": 50}]},
+}}})
+for key in (json.loads('"\\\\ud800"'), "x" + json.loads('"\\\\udfff"') + "y"):
+    lone = flags.evaluate("f", {"key": key}, 0)
+    replaced = flags.evaluate("f", {"key": key.encode("utf-16", "surrogatepass")
+                                     .decode("utf-16", "replace")}, 0)
+    explained = flags.explain("f", {"key": key}).detail
+    print(lone.value == replaced.value == explained.value, lone.reason.name)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=60, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")[:2]
+    assert [line.split()[:2] for line in lines] == [["True", "SPLIT"], ["True", "SPLIT"]]
+    assert bucket("f", "\ud800") == bucket("f", "\ufffd")

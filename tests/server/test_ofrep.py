@@ -335,6 +335,26 @@ def test_a_rollout_splits_as_the_sdk_does(
     assert seen == {"a", "b"}
 
 
+def test_a_targeting_key_that_is_not_unicode_text_is_bucketed_safely(
+    admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
+) -> None:
+    # JSON may escape an unpaired surrogate; hashed raw, it used to crash the process.
+    create(admin, project, "f", {"a": "A", "b": "B"}, default=ROLLOUT)
+    raw = b'{"context": {"targetingKey": "u-\\ud800"}}'
+    headers = {**bearer(keys["server"]), "Content-Type": "application/json"}
+    response = anon.post(SINGLE.format("f"), content=raw, headers=headers)
+    body = conforms(response, "serverEvaluationSuccess")
+    assert (
+        body["variant"]
+        == Ruleset.from_data(
+            {"flags": {"f": {"variations": {"a": "A", "b": "B"}, "default": ROLLOUT}}}
+        )
+        .evaluate("f", {"key": "u-\ufffd"})
+        .variant
+    )
+    assert anon.get("/healthz").status_code == 200
+
+
 def test_a_rollout_without_a_targeting_key_is_400(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:

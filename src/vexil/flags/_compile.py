@@ -17,7 +17,7 @@ from dataclasses import replace
 from functools import lru_cache
 from typing import Any, Protocol
 
-from ._bucketing import bucket_value, hash32
+from ._bucketing import bucket_value, hash32, well_formed
 from ._clauses import Getter, Predicate, all_of, compile_clause, getter
 from ._codegen import flag_function
 from ._detail import ErrorKind, EvaluationDetail, Reason, error_detail
@@ -79,7 +79,7 @@ class CompiledRollout:
 
     def __init__(self, rollout: Rollout, flag: Flag, rule_id: str | None) -> None:
         self.rollout = rollout
-        self.salt = (flag.key if rollout.seed is None else rollout.seed) + "."
+        self.salt = well_formed(flag.key if rollout.seed is None else rollout.seed) + "."
         bounds, total = [], 0
         for s in rollout.slices:
             total += s.weight
@@ -106,12 +106,12 @@ class CompiledRollout:
             units: int = WEIGHT_UNITS,
         ) -> Detail:
             value = get(ctx)
-            if value.__class__ is not str:
-                value = bucket_value(value)  # an int, a str subclass, or nothing usable
+            # Only a non-empty ASCII str is hashed as it is; bucket_value takes the rest
+            # (an int, a str subclass, text that mmh3 must not see raw, or nothing usable).
+            if value.__class__ is not str or not value or not value.isascii():
+                value = bucket_value(value)
                 if value is None:
                     return missing
-            elif not value:
-                return missing
             return details[bisect_right(bounds, (hash32(salt + value, 0, False) * units) >> 32)]
 
         return split
