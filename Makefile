@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install serve test lint format bench bench-server bench-sdk screenshots clean
+.PHONY: install serve test lint format bench bench-server bench-sdk bench-flagd bench-dashboard screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -47,6 +47,14 @@ bench-server: $(VENV)/.bench-installed
 # The SDK's client against the bare engine and LaunchDarkly, through a real server.
 bench-sdk: $(VENV)/.bench-installed
 	$(BIN)/python bench/sdk.py
+
+# flagd's flag format against Vexil's own on the same workload (core install only).
+bench-flagd: $(VENV)/.installed
+	$(BIN)/python bench/flagd.py
+
+# The dashboard's flag list with 10,000 flags, through a real server.
+bench-dashboard: $(VENV)/.installed
+	$(BIN)/python bench/dashboard.py
 
 # Screenshots of the dashboard, light and dark, into docs/screenshots/ (needs Chromium).
 screenshots: install

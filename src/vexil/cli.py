@@ -2,6 +2,7 @@
 
 Errors go to standard error, one per line, each with its path; exit status 0
 means success, 1 a rejected document or a failed evaluation, 2 a usage error.
+``validate`` and ``eval`` read Vexil documents and flagd flag-definition files alike.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import Any
 
 from . import __version__
 from .flags import Ruleset, ValidationError, json_schema
+from .flags._flagd import FlagdDocument
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
 
@@ -30,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
     validate = commands.add_parser(
         "validate",
         help="check a flag document",
-        description="Check a flag document (YAML or JSON).",
+        description="Check a flag document (YAML or JSON, Vexil's format or flagd's).",
     )
     validate.add_argument("file", type=Path, help="the flag document")
     validate.set_defaults(run=_validate)
@@ -104,8 +106,23 @@ def _err(line: str) -> None:
 
 def _validate(args: argparse.Namespace) -> int:
     ruleset = Ruleset.from_file(args.file)
+    if isinstance(ruleset.document, FlagdDocument):
+        return _validate_flagd(args.file, ruleset.document)
     counts = f"{_count(len(ruleset.flags), 'flag')}, {_count(len(ruleset.segments), 'segment')}"
     print(f"{args.file}: valid ({counts})")
+    return EXIT_OK
+
+
+def _validate_flagd(file: Path, doc: FlagdDocument) -> int:
+    """A flagd document: targeting that cannot run is an error here, although the SDK
+    loads such a file (as flagd does) and only that flag evaluates to PARSE_ERROR."""
+    for warning in doc.warnings:
+        _err(f"warning: {warning}")
+    if doc.issues:
+        for problem in doc.issues:
+            _err(str(problem))
+        return EXIT_FAILED
+    print(f"{file}: valid ({_count(len(doc.flags), 'flag')}, flagd format)")
     return EXIT_OK
 
 
@@ -133,6 +150,7 @@ def _eval(args: argparse.Namespace) -> int:
         fields = [f"variant: {detail.variant}", f"reason: {detail.reason}"]
         fields += [f"rule: {detail.rule_id}"] if detail.rule_id else []
         fields += ["in experiment"] if detail.in_experiment else []
+        fields += [f"metadata: {json.dumps(dict(detail.metadata))}"] if detail.metadata else []
         print(" · ".join(fields))
     if detail.error is not None:
         _err(f"{args.flag}: {detail.error}: {detail.error_message}")

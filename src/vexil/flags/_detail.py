@@ -6,11 +6,47 @@ SDK, the OpenFeature provider and the OFREP endpoint pass them through as they a
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
+
+
+class Metadata(Mapping[str, Any]):
+    """A flag's metadata in a detail: read-only, shared by every detail of the flag.
+
+    Unlike ``MappingProxyType`` it can be hashed, copied and pickled like the rest of
+    a detail, so details stay usable wherever they were before the field existed.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Mapping[str, Any] | None = None) -> None:
+        self._items: dict[str, Any] = dict(items or {})
+
+    def __getitem__(self, key: str) -> Any:
+        return self._items[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __hash__(self) -> int:
+        return hash(frozenset(self._items.items()))
+
+    def __repr__(self) -> str:
+        return repr(self._items)
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (Metadata, (self._items,))
+
+
+#: The metadata of a detail that has none.
+NO_METADATA: Mapping[str, Any] = Metadata()
 
 
 class Reason(StrEnum):
@@ -68,6 +104,9 @@ class EvaluationDetail(Generic[T]):
     in_experiment: bool = False
     #: The key of the prerequisite that failed, when ``reason`` is PREREQUISITE_FAILED.
     prerequisite: str | None = None
+    #: The flag's metadata (OpenFeature's flag metadata), for the flags that return it:
+    #: flags read from flagd documents. Read-only; empty for the others.
+    metadata: Mapping[str, Any] = field(default=NO_METADATA, hash=False)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON form, with only the fields that are set."""
@@ -84,6 +123,8 @@ class EvaluationDetail(Generic[T]):
             out["in_experiment"] = True
         if self.prerequisite is not None:
             out["prerequisite"] = self.prerequisite
+        if self.metadata:
+            out["metadata"] = dict(self.metadata)
         return out
 
 

@@ -4,6 +4,10 @@ A ruleset is immutable, so any number of threads may evaluate with it while
 another builds its successor. ``with_flag`` and friends return a new ruleset that
 shares every compiled flag but the changed one: replacing one flag among ten
 thousand compiles that one flag only.
+
+A ruleset is built from a Vexil document or from a flagd document (``_flagd``):
+the loaders tell them apart by their shape, and a flagd flag compiles into the
+same kind of callable, so evaluating does not care where a flag came from.
 """
 
 from __future__ import annotations
@@ -20,6 +24,16 @@ from ._detail import ErrorKind, EvaluationDetail, error_detail
 from ._dump import dump_document
 from ._errors import Problem, ValidationError
 from ._explain import Explanation, explain_flag
+from ._flagd import (
+    CompiledFlagdFlag,
+    FlagdDocument,
+    FlagdFlag,
+    compile_flagd_flag,
+    dump_flagd,
+    is_flagd_document,
+    parse_flagd,
+    parse_flagd_flag,
+)
 from ._loader import load_data, read_data
 from ._model import Document, Flag, Segment
 from ._parse import check_references, parse_document, parse_flag, parse_segment
@@ -34,7 +48,7 @@ class Ruleset:
         self.document = document or Document(flags={}, segments={})
         with _collector_paused():
             self.compiled_flags: dict[str, CompiledFlag] = {
-                k: CompiledFlag(f) for k, f in self.document.flags.items()
+                k: _compiled(f) for k, f in self.document.flags.items()
             }
             self.compiled_segments: dict[str, CompiledSegment] = {
                 k: CompiledSegment(s) for k, s in self.document.segments.items()
@@ -44,27 +58,42 @@ class Ruleset:
 
     @classmethod
     def from_data(cls, data: Any) -> Ruleset:
-        """From a decoded document (dicts and lists, as from ``json.loads``)."""
+        """From a decoded document (dicts and lists, as from ``json.loads``).
+
+        A Vexil document or a flagd one (see ``from_flagd``), told apart by its shape.
+        """
         with _collector_paused():
-            return cls(parse_document(data))
+            return cls(_parse_any(data))
 
     @classmethod
     def from_text(cls, text: str | bytes, *, format: str | None = None) -> Ruleset:
         """From YAML or JSON text; ``format`` ("yaml" or "json") is guessed when omitted."""
         with _collector_paused():
-            return cls(parse_document(read_data(text, format=format)))
+            return cls(_parse_any(read_data(text, format=format)))
 
     @classmethod
     def from_file(cls, path: str | Path) -> Ruleset:
+        """From a document file: Vexil's or flagd's, YAML or JSON."""
         with _collector_paused():
-            return cls(parse_document(load_data(path)))
+            return cls(_parse_any(load_data(path)))
+
+    @classmethod
+    def from_flagd(cls, data: Any, *, strict: bool = False) -> Ruleset:
+        """From a decoded flagd flag-definition document, whatever its shape looks like.
+
+        Targeting that cannot run makes its flag evaluate to PARSE_ERROR, as in flagd;
+        ``strict=True`` raises ``ValidationError`` for it instead.
+        """
+        with _collector_paused():
+            return cls(parse_flagd(data, strict=strict))
 
     def with_flag(self, key: str, data: Any) -> Ruleset:
         """A copy in which flag ``key`` is added or replaced by ``data`` (document form).
 
         Raises ``ValidationError`` if the flag, or what depends on it, would be broken.
+        In a ruleset read from a flagd document, ``data`` is a flagd flag.
         """
-        flag = data if isinstance(data, Flag) else parse_flag(key, data)
+        flag = self._flag_of(key, data)
         flags = {**self.document.flags, key: flag}
         problems = check_references(flags, self.document.segments, changed_flags=[key])
         old = self.document.flags.get(key)
@@ -73,7 +102,21 @@ class Ruleset:
                 flags, self.document.segments, changed_flags=self._dependents(key)
             )
         _raise(problems)
-        return self._derive(flags, self.document.segments, {key: CompiledFlag(flag)}, {})
+        return self._derive(flags, self.document.segments, {key: _compiled(flag)}, {})
+
+    def _flag_of(self, key: str, data: Any) -> Flag:
+        doc = self.document
+        if isinstance(doc, FlagdDocument):
+            if isinstance(data, Flag) and not isinstance(data, FlagdFlag):
+                _raise([Problem(f"flags.{key}", "a flagd ruleset holds flagd flags only")])
+            if isinstance(data, FlagdFlag):
+                return data
+            return parse_flagd_flag(
+                key, data, evaluators=doc.evaluators, flag_set_metadata=doc.metadata
+            )
+        if isinstance(data, FlagdFlag):
+            _raise([Problem(f"flags.{key}", "a flagd flag belongs in a flagd ruleset")])
+        return data if isinstance(data, Flag) else parse_flag(key, data)
 
     def without_flag(self, key: str) -> Ruleset:
         if key not in self.document.flags:
@@ -165,6 +208,8 @@ class Ruleset:
         if compiled is None or not isinstance(context, Mapping):
             return Explanation(key, self.evaluate(key, context))
         try:
+            if isinstance(compiled, CompiledFlagdFlag):
+                return compiled.explain(context, self)
             return explain_flag(compiled, context, self)
         except Exception:
             return Explanation(key, self.evaluate(key, context))
@@ -189,7 +234,9 @@ class Ruleset:
         return key in self.compiled_flags
 
     def to_data(self) -> dict[str, Any]:
-        """The document form (what ``from_data`` reads back)."""
+        """The document form (what ``from_data`` reads back): flagd's for a flagd ruleset."""
+        if isinstance(self.document, FlagdDocument):
+            return dump_flagd(self.document)
         return dump_document(self.document)
 
     def __repr__(self) -> str:
@@ -212,6 +259,14 @@ def _collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _parse_any(data: Any) -> Document:
+    return parse_flagd(data) if is_flagd_document(data) else parse_document(data)
+
+
+def _compiled(flag: Flag) -> CompiledFlag:
+    return compile_flagd_flag(flag) if isinstance(flag, FlagdFlag) else CompiledFlag(flag)
 
 
 def _raise(problems: list[Problem]) -> None:
