@@ -78,7 +78,7 @@ def _register_server(commands: argparse._SubParsersAction[argparse.ArgumentParse
                  "pip install 'vexil[server]'")  # fmt: skip
             return EXIT_FAILED
 
-        for name in ("serve", "db", "token"):
+        for name in ("serve", "db", "token", "import", "export"):
             commands.add_parser(name, help=f"({name}: needs the server extra)").set_defaults(
                 run=unavailable
             )

@@ -46,9 +46,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.ready = False
     _handle_errors(app)
     _count_requests(app)
-    from ._api import admin, ofrep, ops, sdk
+    from ._api import admin, flagd, ofrep, ops, sdk
 
-    for module in (ops, admin, sdk, ofrep):
+    for module in (ops, admin, flagd, sdk, ofrep):
         app.include_router(module.router)
     web.install(app)
     return app

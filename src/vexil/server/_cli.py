@@ -1,4 +1,5 @@
-"""The server's commands: ``vexil serve``, ``vexil db upgrade``, ``vexil token create``.
+"""The server's commands: ``vexil serve``, ``vexil db upgrade``, ``vexil token create``,
+``vexil import flagd`` and ``vexil export flagd`` (``_flagd_io``).
 
 Registered on the ``vexil`` command by ``vexil.cli``; imported only when used, so
 the base install works without the ``server`` extra.
@@ -16,6 +17,7 @@ import sys
 from ._bootstrap import FirstStart, bootstrap
 from ._bus import Hub
 from ._db import make_engine, upgrade
+from ._flagd_io import register_commands as register_flagd_commands
 from ._logging import config as logging_config
 from ._settings import Settings
 from ._store import Store
@@ -155,3 +157,5 @@ def register(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> N
     create.add_argument("--project", help="limit the token to one project")
     database(create)
     create.set_defaults(run=token_create)
+
+    register_flagd_commands(commands, database, lambda args: _store(settings_from(args)))

@@ -1,0 +1,95 @@
+"""flagd documents in and out of an environment, through the admin API.
+
+``POST /api/v1/projects/{project}/environments/{env}/import/flagd`` takes a flagd
+document as its body (editor role); ``GET .../export/flagd`` answers one (viewer
+role). Both are ``vexil.server._flagd_io``, which the CLI calls too.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Body, Query, Response
+from fastapi.responses import JSONResponse
+
+from vexil.server import _flagd_io
+from vexil.server._api.admin import NO_NUL, Editor, Viewer, check_storable
+from vexil.server._auth import Principal
+from vexil.server._deps import BodyLimitRoute, IfMatchDep, StoreDep, check_project_scope
+from vexil.server._errors import Unprocessable
+from vexil.server._projects import project_row
+from vexil.server._store import Store
+
+__all__ = ["router"]
+
+#: Bodies over BodyLimitRoute.max_body_bytes (2 MiB) are refused with 413.
+router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=BodyLimitRoute)
+
+ENVIRONMENT = "/projects/{project}/environments/{env}"
+
+
+def _scoped(store: Store, who: Principal, project: str) -> None:
+    with store.read() as conn:
+        check_project_scope(who, project_row(conn, project).id)
+
+
+@router.post(
+    f"{ENVIRONMENT}/import/flagd",
+    summary="Import a flagd document: create or update its flags, in one transaction",
+)
+def import_flagd(
+    project: str,
+    env: str,
+    document: Annotated[Any, Body(description="A flagd flag-definition document (its JSON form)")],
+    store: StoreDep,
+    response: Response,
+    revision: IfMatchDep,
+    dry_run: Annotated[bool, Query(description="Check and report; change nothing")] = False,
+    existing: Annotated[
+        Literal["update", "skip"], Query(description="What to do with flags that exist already")
+    ] = "update",
+    comment: Annotated[str, Query(max_length=1000, pattern=NO_NUL)] = "",
+    who: Principal = Editor,
+) -> dict[str, Any]:
+    _scoped(store, who, project)
+    if not isinstance(document, dict):
+        raise Unprocessable("the body must be a flagd document: a JSON object")
+    check_storable(document)
+    result = _flagd_io.import_flagd(
+        store,
+        who.actor,
+        project,
+        env,
+        document,
+        dry_run=dry_run,
+        existing=existing,
+        if_revision=revision,
+        comment=comment,
+    )
+    response.headers["ETag"] = f'"{result["revision"]}"'
+    return result
+
+
+@router.get(
+    f"{ENVIRONMENT}/export/flagd",
+    summary="The environment's flags as a flagd document",
+    response_model=None,
+)
+def export_flagd(
+    project: str,
+    env: str,
+    store: StoreDep,
+    skip_unsupported: Annotated[
+        bool, Query(description="Leave out the flags flagd cannot express, instead of 422")
+    ] = False,
+    who: Principal = Viewer,
+) -> Response:
+    _scoped(store, who, project)
+    result = _flagd_io.export_flagd(store, project, env, skip_unsupported=skip_unsupported)
+    headers = {
+        "ETag": f'"{result.revision}"',
+        "Content-Disposition": f'attachment; filename="{result.filename}"',
+    }
+    if result.skipped:
+        headers["Vexil-Skipped-Flags"] = ", ".join(result.skipped)
+    return JSONResponse(result.document, headers=headers)
