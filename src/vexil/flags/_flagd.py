@@ -52,7 +52,7 @@ from ._errors import Problem, ValidationError
 from ._explain import Explanation, Step
 from ._jsonlogic import LogicError, Node, Source, compile_logic, js_string, logic_problems
 from ._model import Document, Flag, VariationType
-from ._parse import did_you_mean
+from ._parse import _join, did_you_mean
 from ._values import is_json_value, is_number
 
 __all__ = [
@@ -183,10 +183,6 @@ class _Reader:
             if name not in allowed and not str(name).startswith("$"):
                 hint = did_you_mean(str(name), sorted(allowed))
                 self.warnings.append(Problem(_join(path, str(name)), f"unknown field{hint}"))
-
-
-def _join(path: str, name: str) -> str:
-    return f"{path}.{name}" if path else name
 
 
 def _type_name(value: Any) -> str:
