@@ -4,6 +4,7 @@ streamed to SDKs), export, and a round trip between environments."""
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Iterator
 from typing import Any
 
@@ -528,3 +529,28 @@ def test_an_export_imported_elsewhere_serves_the_same(
                     key,
                     context,
                 )
+
+
+LONE = "\ud800"  # an unpaired surrogate: JSON can escape one, UTF-8 cannot hold it
+
+
+@pytest.mark.parametrize(
+    "flag",
+    [
+        {LONE: {"variants": {"a": 1}, "defaultVariant": "a"}},
+        {"f": {"variants": {LONE: "x"}, "defaultVariant": LONE}},
+        {"f": {"variants": {"a": LONE}, "defaultVariant": "a"}},
+        {"f": {"variants": {"a": 1}, "defaultVariant": "a", "metadata": {"t": LONE}}},
+    ],
+    ids=["flag key", "variant name", "variant value", "metadata"],
+)
+def test_text_that_is_not_unicode_is_refused_never_a_crash(
+    api: httpx.Client, project: str, flag: dict[str, Any]
+) -> None:
+    body = json.dumps({"flags": flag})  # ensure_ascii: the surrogate travels escaped
+    response = api.post(
+        import_url(project), content=body, headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["error"]["field"].startswith("flags.")  # the path, even escaped
+    assert api.get("/healthz").status_code == 200

@@ -204,8 +204,19 @@ def test_coverage_cases_make_no_server_error(target: Target, operations: list[An
     assert failures == [], "\n\n".join(failures)
 
 
+#: Operations left out of the generated requests, with the reason; each is still fuzzed
+#: by the coverage cases above and tested with the same inputs by hand elsewhere.
+NOT_GENERATED = {
+    # Schemathesis's value dictionaries hand jsonschema-rs a lone surrogate for this
+    # free-form body, which fails while generating (UnicodeEncodeError), before any
+    # request; test_flagd_import.py sends such text itself.
+    "POST /api/v1/projects/{project}/environments/{env}/import/flagd",
+}
+
+
 def test_generated_requests_make_no_server_error(target: Target, operations: list[Any]) -> None:
     """Hypothesis-generated requests, within the schema and outside it, per operation."""
+    operations = [o for o in operations if o.label not in NOT_GENERATED]
 
     def test(operation: Any) -> None:
         @settings(

@@ -9,7 +9,6 @@ from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -20,6 +19,7 @@ from . import web
 from ._bus import Hub, PostgresListener, RevisionPoller
 from ._db import make_engine, upgrade
 from ._errors import ApiError, Conflict
+from ._json import JSONResponse
 from ._metrics import Metrics
 from ._requests import RequestCounter
 from ._settings import Settings
@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
         openapi_url="/api/openapi.json",
         lifespan=_lifespan,
+        default_response_class=JSONResponse,
     )
     app.state.settings = settings
     app.state.metrics = Metrics()

@@ -33,6 +33,7 @@ from vexil.flags._loader import load_data
 
 from ._errors import ApiError, BadRequest, Unprocessable
 from ._flags import _normalized, _targeting_row, _targeting_rows, flag_json, targeting_json
+from ._json import json_text
 from ._projects import check_version, environment_row, initial_targeting, project_row
 from ._store import (
     SHARED_FIELDS,
@@ -456,7 +457,7 @@ def _export_command(args: argparse.Namespace, open_store: OpenStore) -> int:
             _err(f"skipped {key}: {problem}")
     for warning in result.warnings:
         _err(f"warning: {warning}")
-    text = json.dumps(result.document, indent=2, ensure_ascii=False) + "\n"
+    text = json_text(result.document, indent=2) + "\n"
     if args.output is None:
         sys.stdout.write(text)
     else:

@@ -12,6 +12,7 @@ import json
 from typing import Any, Literal
 
 from vexil.flags import EvaluationDetail, Flag, Ruleset
+from vexil.server._json import json_bytes
 
 #: The error codes OFREP allows in a 400 answer; any other engine error is GENERAL.
 FAILURE_CODES = frozenset({"PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL"})
@@ -84,7 +85,10 @@ def bulk_etag(env_id: int, revision: int, kind: str, context: dict[str, Any]) ->
     order in which a client writes attributes does not matter.
     """
     canonical = json.dumps(context, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    digest = hashlib.sha256(f"{env_id}:{revision}:{kind}:{canonical}".encode())
+    # surrogatepass: a context may hold text that is not Unicode (see _json); hashed as is.
+    digest = hashlib.sha256(
+        f"{env_id}:{revision}:{kind}:{canonical}".encode("utf-8", "surrogatepass")
+    )
     return f'"{digest.hexdigest()[:32]}"'
 
 
@@ -182,4 +186,4 @@ def failure(key: str, detail: EvaluationDetail[Any]) -> dict[str, Any]:
 
 def to_json(payload: dict[str, Any]) -> bytes:
     """Compact JSON, written directly: FastAPI's encoder is needlessly slow for this."""
-    return json.dumps(payload, separators=(",", ":"), ensure_ascii=False).encode()
+    return json_bytes(payload, separators=(",", ":"))

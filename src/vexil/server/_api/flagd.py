@@ -10,13 +10,13 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
-from fastapi.responses import JSONResponse
 
 from vexil.server import _flagd_io
-from vexil.server._api.admin import NO_NUL, Editor, Viewer, check_storable
+from vexil.server._api.admin import Editor, Viewer, check_storable
 from vexil.server._auth import Principal
 from vexil.server._deps import BodyLimitRoute, IfMatchDep, StoreDep, check_project_scope
 from vexil.server._errors import Unprocessable
+from vexil.server._json import JSONResponse
 from vexil.server._projects import project_row
 from vexil.server._store import Store
 
@@ -48,13 +48,16 @@ def import_flagd(
     existing: Annotated[
         Literal["update", "skip"], Query(description="What to do with flags that exist already")
     ] = "update",
-    comment: Annotated[str, Query(max_length=1000, pattern=NO_NUL)] = "",
+    # Checked by check_storable rather than a schema pattern, which some OpenAPI
+    # tools cannot evaluate on text that is not Unicode.
+    comment: Annotated[str, Query(max_length=1000)] = "",
     who: Principal = Editor,
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     if not isinstance(document, dict):
         raise Unprocessable("the body must be a flagd document: a JSON object")
     check_storable(document)
+    check_storable({"comment": comment})
     result = _flagd_io.import_flagd(
         store,
         who.actor,

@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
 from vexil.server._deps import ServerKeyDep, StoreDep
 from vexil.server._events import decode, parse, read_limited, store_batch
+from vexil.server._json import JSONResponse
 from vexil.server._stream import Broadcaster, compact_json
 
 router = APIRouter(prefix="/sdk/v1", tags=["sdk"])
