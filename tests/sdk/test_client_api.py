@@ -7,6 +7,8 @@ import hashlib
 import hmac
 import logging
 import threading
+from types import MappingProxyType
+from typing import Any
 
 import pytest
 from _sdk import Env
@@ -20,6 +22,7 @@ from vexil import (
     Offline,
     Polling,
     Reason,
+    Ruleset,
     Streaming,
 )
 
@@ -242,3 +245,45 @@ def test_debug_traces_can_be_turned_on_while_running(
             return any(r.name == "vexil.evaluation" for r in caplog.records)
 
         wait_for(traced, what="traces after DEBUG was turned on")
+
+
+_EDGE_FLAGS = {
+    "flags": {
+        "plain": {"variations": {"on": True, "off": False}, "default": "on"},
+        "nothing": {"variations": {"a": "A", "b": "B"}, "on": False},  # serves no value
+        "split": {
+            "variations": {"a": "A", "b": "B"},
+            "default": {
+                "rollout": [{"variation": "a", "weight": 50}, {"variation": "b", "weight": 50}]
+            },
+        },
+        "rule": {
+            "variations": {"a": 1, "b": 2},
+            "rules": [
+                {"clauses": [{"attribute": "plan", "op": "in", "values": ["pro"]}], "serve": "b"}
+            ],
+            "default": "a",
+        },
+    }
+}
+
+
+@pytest.mark.parametrize("key", ["plain", "nothing", "split", "rule", "missing"])
+@pytest.mark.parametrize("default", [None, False, "x", 7, {"k": 1}])
+@pytest.mark.parametrize(
+    "context",
+    [{"key": "u-1"}, {"key": "u-2", "plan": "pro"}, {}, MappingProxyType({"key": "u-3"}), "bad"],
+    ids=["dict", "pro", "empty", "mapping", "not-a-mapping"],
+)
+def test_variation_gives_what_the_engine_and_variation_detail_give(
+    key: str, default: Any, context: Any
+) -> None:
+    # variation inlines the engine's common case; every other case must agree with it.
+    ruleset = Ruleset.from_data(_EDGE_FLAGS)
+    client = Client.for_testing()
+    client.load(_EDGE_FLAGS)
+    expected = ruleset.evaluate(key, context, default)
+    assert client.variation(key, context, default) == expected.value
+    assert client.variation_detail(key, context, default) == expected
+    variants = [e.detail.variant for e in client.evaluations]
+    assert variants == [expected.variant, expected.variant]
