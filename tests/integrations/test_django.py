@@ -11,7 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import importlib
+import json
 import logging
+import os
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -497,3 +501,37 @@ def test_a_change_on_the_server_reaches_the_next_request(
         assert response.status_code == 200, response.text
         wait_for(lambda: http.get("/new-ui/").status_code == 200, what="the toggle")
         assert http.get("/lazy/?read=1").json()["value"] is True
+
+
+def test_the_example_site_follows_its_flag_file() -> None:
+    # In a process of its own: the example has its own settings, and Django takes one.
+    script = """
+import json
+import django
+from django.test import Client
+django.setup()
+site = Client()
+assert site.get("/dashboard").status_code == 302      # new-ui is off for visitors
+site.get("/login/ana")                                 # a targeted key: new-ui is on
+assert site.get("/dashboard").status_code == 200
+print(json.dumps(json.loads(site.get("/api/flags").content)))
+"""
+    example = Path(__file__).resolve().parents[2] / "examples" / "django"
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "shop.settings",
+        "PYTHONPATH": str(example),
+    }
+    env.pop("VEXIL_SDK_KEY", None)
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=example,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    answer = json.loads(result.stdout.strip().splitlines()[-1])
+    assert answer["context"]["key"] == "ana"
