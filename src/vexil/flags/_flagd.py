@@ -53,6 +53,7 @@ from ._explain import Explanation, Step
 from ._jsonlogic import LogicError, Node, Source, compile_logic, js_string, logic_problems
 from ._model import Document, Flag, VariationType
 from ._parse import _join, did_you_mean
+from ._parse import _type_name as _parse_type_name
 from ._values import is_json_value, is_number
 
 __all__ = [
@@ -186,19 +187,8 @@ class _Reader:
 
 
 def _type_name(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if is_number(value):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return "an object"
-    return type(value).__name__
+    # JSON's word for a mapping: flagd documents are JSON.
+    return _parse_type_name(value, mapping="an object")
 
 
 def parse_flagd(data: Any, *, strict: bool = False) -> FlagdDocument:

@@ -183,7 +183,8 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _type_name(value: Any) -> str:
+def _type_name(value: Any, mapping: str = "a mapping") -> str:
+    """What ``value`` is, in words for an error (``mapping``: what to call a mapping)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -195,7 +196,7 @@ def _type_name(value: Any) -> str:
     if isinstance(value, list):
         return "a list"
     if isinstance(value, Mapping):
-        return "a mapping"
+        return mapping
     return type(value).__name__
 
 

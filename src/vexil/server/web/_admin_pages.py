@@ -29,6 +29,8 @@ from vexil.server._errors import ApiError, BadRequest, Conflict, Forbidden, NotF
 from vexil.server._store import SHARED_FIELDS, TARGETING_FIELDS, Store
 from vexil.server._tables import audit_log, environments
 from vexil.server.web._common import (
+    OPERATOR_WORDS,
+    OPERATORS,
     SessionDep,
     check_csrf,
     redirect,
@@ -52,27 +54,6 @@ OVERLAPS = (
     (7 * 86400, "After 7 days"),
 )
 ROLE_CHOICES = ("viewer", "editor", "admin")
-OPERATORS = (
-    ("in", "is one of"),
-    ("contains", "contains"),
-    ("starts_with", "starts with"),
-    ("ends_with", "ends with"),
-    ("matches", "matches the regular expression"),
-    ("lt", "is less than"),
-    ("lte", "is at most"),
-    ("gt", "is greater than"),
-    ("gte", "is at least"),
-    ("semver_eq", "is the version"),
-    ("semver_lt", "is a version before"),
-    ("semver_lte", "is a version up to"),
-    ("semver_gt", "is a version after"),
-    ("semver_gte", "is a version from"),
-    ("before", "is a moment before"),
-    ("after", "is a moment after"),
-    ("exists", "exists"),
-    ("segment", "(the context) is in the segment"),
-)
-OPERATOR_WORDS = dict(OPERATORS)
 #: Bounds on the segment editor's form, so that a crafted form cannot make it loop long.
 MAX_RULES, MAX_CLAUSES = 100, 100
 

@@ -33,6 +33,30 @@ environment = Environment(
 )
 templates = Jinja2Templates(env=environment)
 
+#: Clause operators, in the order the flag and segment editors list them, with words
+#: for people.
+OPERATORS = (
+    ("in", "is one of"),
+    ("contains", "contains"),
+    ("starts_with", "starts with"),
+    ("ends_with", "ends with"),
+    ("matches", "matches the regular expression"),
+    ("lt", "is less than"),
+    ("lte", "is at most"),
+    ("gt", "is greater than"),
+    ("gte", "is at least"),
+    ("semver_eq", "is the version"),
+    ("semver_lt", "is a version before"),
+    ("semver_lte", "is a version at most"),
+    ("semver_gt", "is a version after"),
+    ("semver_gte", "is a version at least"),
+    ("before", "is a moment before"),
+    ("after", "is a moment after"),
+    ("exists", "exists"),
+    ("segment", "is in the segment"),
+)
+OPERATOR_WORDS = dict(OPERATORS)
+
 
 class SignInRequired(Exception):
     """Raised by pages that need a session; answered with a redirect to the sign-in page."""

@@ -40,6 +40,8 @@ from vexil.server._projects import could_exist, environment_row, list_environmen
 from vexil.server._segments import list_segments
 from vexil.server._store import TARGETING_FIELDS, Store
 from vexil.server.web._common import (
+    OPERATOR_WORDS,
+    OPERATORS,
     SessionDep,
     check_csrf,
     redirect,
@@ -58,28 +60,6 @@ MAX_FIELDS = 50_000
 
 TYPES = ("boolean", "string", "number", "json")
 
-#: Operators, in the order the select lists them, with words for people.
-OPERATORS = (
-    ("in", "is one of"),
-    ("contains", "contains"),
-    ("starts_with", "starts with"),
-    ("ends_with", "ends with"),
-    ("matches", "matches the regular expression"),
-    ("lt", "is less than"),
-    ("lte", "is at most"),
-    ("gt", "is greater than"),
-    ("gte", "is at least"),
-    ("semver_eq", "is the version"),
-    ("semver_lt", "is a version before"),
-    ("semver_lte", "is a version at most"),
-    ("semver_gt", "is a version after"),
-    ("semver_gte", "is a version at least"),
-    ("before", "is a moment before"),
-    ("after", "is a moment after"),
-    ("exists", "exists"),
-    ("segment", "is in the segment"),
-)
-OPERATOR_WORDS = dict(OPERATORS)
 #: Operators whose values may be numbers or booleans as well as strings.
 TYPED_OPS = frozenset({"in", "lt", "lte", "gt", "gte", "before", "after"})
 NUMBER_RE = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\Z")
