@@ -11,11 +11,14 @@ Exception tree::
             ├── NotFound           404
             ├── Conflict           409  (carries the current version)
             ├── TooLarge           413
-            └── Unprocessable      422  (a document the engine rejected; one per problem)
+            ├── Unprocessable      422  (a document the engine rejected; one per problem)
+            ├── TooManyRequests    429  (with Retry-After)
+            └── Unavailable        503  (a limit of this server is reached; with Retry-After)
 """
 
 from __future__ import annotations
 
+import math
 from typing import Any, ClassVar
 
 
@@ -68,3 +71,19 @@ class TooLarge(ApiError):
 
 class Unprocessable(ApiError):
     status, code = 422, "invalid"
+
+
+class TooManyRequests(ApiError):
+    status, code = 429, "rate_limited"
+
+    def __init__(self, message: str, retry_after: float, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+
+
+class Unavailable(ApiError):
+    status, code = 503, "unavailable"
+
+    def __init__(self, message: str, retry_after: float, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))

@@ -7,6 +7,7 @@ Mistakes fail at construction, with the name of the setting.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -15,6 +16,8 @@ from typing import Any
 from ._errors import ConfigurationError
 
 ENV_PREFIX = "VEXIL_"
+#: A rate as the ``limits`` library reads it, restricted to the forms documented.
+_RATE = re.compile(r"[1-9][0-9]{0,8}/(?:second|minute|hour|day)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,8 +35,10 @@ class Settings:
     public_url: str | None = None
     #: Seconds between heartbeat comments on idle streams.
     heartbeat_seconds: float = 15.0
-    #: Largest accepted request body for SDK events, in bytes.
+    #: Largest accepted request body for SDK events, in bytes (also once decompressed).
     max_event_bytes: int = 1_048_576
+    #: Largest accepted request body on every other endpoint, in bytes (413 over it).
+    max_body_bytes: int = 2_097_152
     #: Seconds between checks for changes made by other replicas (fallback bus).
     poll_seconds: float = 1.0
     #: Whether /metrics needs no credentials.
@@ -45,6 +50,35 @@ class Settings:
     #: "text" for people, "json" for one JSON object per line.
     log_format: str = "text"
 
+    # -- security and limits (docs/server.md, "Security and limits") --
+
+    #: Password checks (argon2, about 64 MiB each) run at once; more wait their turn.
+    password_checks: int = 2
+    #: Password checks that may wait for a turn; past that a request gets 429.
+    password_queue: int = 32
+    #: Sign-ins and Basic-auth attempts per client address ("N/second|minute|hour").
+    auth_rate_per_client: str = "30/minute"
+    #: Failed sign-ins and Basic-auth attempts per user name.
+    auth_rate_per_user: str = "10/minute"
+    #: Redis URL for limits shared by every replica (``redis://host:6379/0``); per process if unset.
+    redis_url: str | None = None
+    #: SDK streams one key may hold open at once on this server.
+    max_streams_per_key: int = 1000
+    #: Bytes a stream may have waiting for its client before it is dropped.
+    stream_buffer_bytes: int = 262_144
+    #: Seconds a stream may wait for a slow client to read before it is dropped.
+    stream_send_timeout: float = 30.0
+    #: Seconds a client has to send a request's headers.
+    header_timeout: float = 10.0
+    #: Seconds an idle keep-alive connection stays open.
+    keep_alive_timeout: float = 5.0
+    #: Connections served at once; more are answered 503.
+    max_connections: int = 10_000
+    #: Addresses of reverse proxies whose X-Forwarded-For/-Proto are believed ("*": any).
+    trusted_proxies: str = ""
+    #: Strict-Transport-Security max-age, sent on every HTTPS response (0: never sent).
+    hsts_seconds: int = 31_536_000
+
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
             raise ConfigurationError("port", f"must be from 1 to 65535, not {self.port}")
@@ -52,8 +86,29 @@ class Settings:
             raise ConfigurationError("heartbeat_seconds", "must be positive")
         if self.poll_seconds <= 0:
             raise ConfigurationError("poll_seconds", "must be positive")
-        if self.max_event_bytes < 1024:
-            raise ConfigurationError("max_event_bytes", "must be at least 1024")
+        for name in ("max_event_bytes", "max_body_bytes", "stream_buffer_bytes"):
+            if getattr(self, name) < 1024:
+                raise ConfigurationError(name, "must be at least 1024")
+        for name in (
+            "password_checks",
+            "max_streams_per_key",
+            "max_connections",
+        ):
+            if getattr(self, name) < 1:
+                raise ConfigurationError(name, "must be at least 1")
+        for name in ("password_queue", "hsts_seconds"):
+            if getattr(self, name) < 0:
+                raise ConfigurationError(name, "must not be negative")
+        for name in ("stream_send_timeout", "header_timeout", "keep_alive_timeout"):
+            if getattr(self, name) <= 0:
+                raise ConfigurationError(name, "must be positive")
+        for name in ("auth_rate_per_client", "auth_rate_per_user"):
+            if not _RATE.fullmatch(getattr(self, name)):
+                raise ConfigurationError(
+                    name, f"write N/second, N/minute or N/hour, not {getattr(self, name)!r}"
+                )
+        if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://")):
+            raise ConfigurationError("redis_url", "use redis://HOST:PORT/DB or rediss://...")
         if self.log_format not in ("text", "json"):
             raise ConfigurationError("log_format", f"use text or json, not {self.log_format!r}")
         if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
@@ -78,6 +133,11 @@ class Settings:
                 values[f.name] = _convert(f.name, f.type, raw)
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
         return cls(**values)
+
+    @property
+    def trusted_proxy_list(self) -> list[str]:
+        """The trusted proxies, one address (or ``*``) an item."""
+        return [p.strip() for p in self.trusted_proxies.split(",") if p.strip()]
 
     @property
     def is_sqlite(self) -> bool:
