@@ -17,7 +17,8 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -55,6 +56,27 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0, what: str = "c
             raise TimeoutError(f"timed out after {timeout}s waiting for {what}")
         time.sleep(delay)
         delay = min(delay * 2, 0.2)
+
+
+@contextmanager
+def not_stalled(seconds: float) -> Iterator[None]:
+    """Fail the block with TimeoutError once it has run for ``seconds``.
+
+    A bound that tells "linear" from "stalled", not a speed figure. The alarm reaches
+    Python's ``re`` too, which checks for signals while it backtracks, so a test of a
+    catastrophic pattern fails instead of hanging. Main thread only (SIGALRM).
+    """
+
+    def expire(signum: int, frame: Any) -> None:
+        raise TimeoutError(f"still running after {seconds} s")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def postgres_bin(name: str) -> str | None:
@@ -269,4 +291,5 @@ def sdk_key(
 ) -> str:
     """The current SDK key of ``kind`` of an environment, read through the admin API."""
     keys = admin.get(f"/api/v1/projects/{project}/environments/{env}/keys").json()
+    assert isinstance(keys, list), keys
     return str(next(k["key"] for k in keys if k["kind"] == kind))

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import Any
 
 import pytest
 
+from _services import not_stalled as services_not_stalled
 from vexil.flags import Ruleset
 
 #: Segments included/excluded/rules, a segment of segments, targets, rules over many
@@ -239,3 +242,13 @@ def rich_ruleset() -> Ruleset:
 def rich_data() -> dict[str, Any]:
     """A private copy of the rich document, free to change."""
     return copy.deepcopy(RICH_DOCUMENT)
+
+
+@pytest.fixture
+def not_stalled() -> Callable[[float], AbstractContextManager[None]]:
+    """``with not_stalled(2.0): ...`` fails the block once it has run for 2 seconds.
+
+    A generous bound that tells "linear" from "stalled", not a speed figure (see
+    ``_services.not_stalled``).
+    """
+    return services_not_stalled

@@ -13,6 +13,8 @@ import math
 import pickle
 import threading
 import time
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from enum import StrEnum
 from pathlib import Path
 from types import MappingProxyType
@@ -966,3 +968,24 @@ def test_the_sdk_refuses_a_malformed_flagd_file(tmp_path: Path) -> None:
     path.write_text(json.dumps(doc({"f": flag(defaultVariant="purple")})))
     with pytest.raises(ConfigurationError, match="not a valid flag document"):
         Client.from_file(path)
+
+
+@pytest.mark.parametrize(
+    ("text", "number", "equal"),
+    [("1.", 1, True), (".5", 0.5, True), ("+1.e3", 1000, True), ("-2.5E-1", -0.25, True),
+     (".e3", 0, False), ("1..2", 1, False), ("1e", 1, False), (" 7 ", 7, True)],
+)  # fmt: skip
+def test_text_is_read_as_a_number_as_javascript_does(text: str, number: float, equal: bool) -> None:
+    assert run({"==": [text, number]}) is equal
+
+
+def test_text_that_is_almost_a_number_is_read_in_linear_time(
+    not_stalled: Callable[[float], AbstractContextManager[None]],
+) -> None:
+    # Digits then a letter once made the number reader try every split of the digits:
+    # seconds for 16,000 of them, from any context sent to a flagd flag.
+    ruleset = one({"if": [{"==": [{"var": "n"}, 1]}, "blue"]})
+    with not_stalled(2.0):
+        for almost in ("1" * 100_000 + "x", "1." + "1" * 100_000 + "e", "1" * 100_000 + ".."):
+            assert ruleset.evaluate("f", {"n": almost}).value == "#f00"
+            assert run({"+": [almost, 0]}) > 0

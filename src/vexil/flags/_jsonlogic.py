@@ -228,10 +228,11 @@ def js_string(v: Any) -> str:
     return str(v)
 
 
-_JS_NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)\Z")
-_JS_FLOAT_PREFIX = re.compile(
-    r"[+-]?(?:Infinity|\d+\.?\d*(?:[eE][+-]?\d+)?|\.\d+(?:[eE][+-]?\d+)?)"
-)
+# Each character can be read one way only (``\d+(?:\.\d*)?``, not ``\d+\.?\d*``): a text
+# from the context that is almost a number must not make ``re`` try every split of its
+# digits, which took seconds for 16,000 of them.
+_JS_NUMBER = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?\Z")
+_JS_FLOAT_PREFIX = re.compile(r"[+-]?(?:Infinity|(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][+-]?\d+)?)")
 
 
 def to_number(v: Any) -> float | int:

@@ -1,6 +1,6 @@
 """Clause operators, compiled: each turns its literal values into a test of one value.
 
-Literals are converted once here (regexes compiled, versions and dates parsed,
+Literals are converted once here (regexes compiled by RE2, versions and dates parsed,
 several values folded into one set, tuple or threshold), so that a test costs a
 type check and one comparison. A test never raises: a value of the wrong type
 simply does not match. Lists in the context are handled by the caller.
@@ -9,11 +9,11 @@ simply does not match. Lists in the context are handled by the caller.
 from __future__ import annotations
 
 import operator
-import re
 from collections.abc import Callable, Iterable
 from typing import Any
 
 from ._model import Operator
+from ._regex import search_test
 from ._values import is_number, semver_key, to_timestamp
 
 Test = Callable[[Any], bool]
@@ -68,14 +68,6 @@ def _starts_with(values: tuple[Any, ...]) -> Test:
 def _ends_with(values: tuple[Any, ...]) -> Test:
     suffixes = tuple(values)
     return lambda v: isinstance(v, str) and v.endswith(suffixes)
-
-
-def _matches(values: tuple[Any, ...]) -> Test:
-    searches = tuple(re.compile(p).search for p in values)
-    if len(searches) == 1:
-        search = searches[0]
-        return lambda v: isinstance(v, str) and search(v) is not None
-    return lambda v: isinstance(v, str) and any(s(v) is not None for s in searches)
 
 
 def _number(
@@ -135,7 +127,7 @@ _FACTORIES: dict[Operator, Callable[[tuple[Any, ...]], Test]] = {
     Operator.CONTAINS: _contains,
     Operator.STARTS_WITH: _starts_with,
     Operator.ENDS_WITH: _ends_with,
-    Operator.MATCHES: _matches,
+    Operator.MATCHES: search_test,
     Operator.LT: _number(_lt, max),
     Operator.LTE: _number(_lte, max),
     Operator.GT: _number(_gt, min),

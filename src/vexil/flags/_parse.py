@@ -31,6 +31,7 @@ from ._model import (
     Slice,
     VariationType,
 )
+from ._regex import problem as regex_problem
 from ._values import is_json_value, is_number, semver_key, to_timestamp
 
 KEY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}"
@@ -556,10 +557,7 @@ def _value_problem(op: Operator, value: Any) -> str | None:
         if not isinstance(value, str):
             return f"'{op}' needs strings, not {_type_name(value)}"
         if op is Operator.MATCHES:
-            try:
-                re.compile(value)
-            except (re.error, OverflowError, RecursionError) as exc:
-                return f"invalid regular expression {value!r}: {exc}"
+            return regex_problem(value)
         return None
     if op in _NUMBER_OPS:
         return None if is_number(value) else f"'{op}' needs numbers, not {_type_name(value)}"
