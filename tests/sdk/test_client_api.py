@@ -137,7 +137,9 @@ def test_explain_shows_the_checks(env: Env) -> None:
 
 def test_secure_mode_hash_is_the_hmac_of_the_context_key(env: Env) -> None:
     with Client(env.key, url=env.url, mode=Manual()) as client:
-        expected = hmac.new(env.key.encode(), b"u-42", hashlib.sha256).hexdigest()
+        # Keyed with the key's SHA-256, which is what the server stores and checks with.
+        secret = hashlib.sha256(env.key.encode()).hexdigest().encode()
+        expected = hmac.new(secret, b"u-42", hashlib.sha256).hexdigest()
         assert client.secure_mode_hash({"key": "u-42"}) == expected
         with pytest.raises(TypeError, match="context"):
             client.secure_mode_hash({"plan": "pro"})

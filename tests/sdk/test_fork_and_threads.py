@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ctypes
 import os
 import threading
 import warnings
+from collections.abc import Callable
 
 import pytest
 from _sdk import Env
@@ -15,14 +17,23 @@ from vexil import Client, FlagChange, Polling
 USER = {"key": "u-1"}
 
 
-def run_in_child(body: str, client: Client, env: Env) -> int:
+def raw_fork() -> int:
+    """fork(2) itself, as uWSGI calls it: none of Python's fork hooks run, in either process.
+
+    Called through ``PyDLL``, which keeps the interpreter lock, so that the child has it
+    (the thread that forked is the only one the child has).
+    """
+    return int(ctypes.PyDLL(None).fork())
+
+
+def run_in_child(body: str, client: Client, env: Env, fork: Callable[[], int] = os.fork) -> int:
     """Fork; in the child run ``body`` (returns an exit code). Returns the child's code."""
     read_end, write_end = os.pipe()
     with warnings.catch_warnings():
         # Python 3.12+ warns that forking a threaded process may deadlock; forking such
         # a process (gunicorn --preload, Celery prefork) is exactly what is tested.
         warnings.simplefilter("ignore", DeprecationWarning)
-        pid = os.fork()
+        pid = fork()
     if pid == 0:  # the child: never return into pytest
         code = 99
         try:
@@ -54,7 +65,28 @@ def child_sees_change(client: Client, env: Env, ready: int) -> int:
     return 0
 
 
-CHILD_BODIES = {"sees-change": child_sees_change}
+def child_uses_it_first(client: Client, env: Env, ready: int) -> int:
+    """No fork hook ran: the first use (here, ``status``) restarts the client."""
+    if client.status not in ("starting", "streaming", "polling"):
+        return 3
+    return child_waits_for_change(client, ready, lambda: client.variation("f", USER, False))
+
+
+def child_waits_for_change(client: Client, ready: int, changed: Callable[[], bool]) -> int:
+    os.write(ready, b"r")
+    os.close(ready)
+    try:
+        wait_for(changed, timeout=20)
+    except TimeoutError:
+        return 5
+    client.close()
+    return 0
+
+
+CHILD_BODIES = {
+    "sees-change": child_sees_change,
+    "uses-it-first": child_uses_it_first,
+}
 
 
 @pytest.mark.parametrize("mode", ["streaming", "polling"])
@@ -65,6 +97,17 @@ def test_a_forked_child_restarts_its_threads_and_sees_later_changes(env: Env, mo
         assert client.variation("f", USER, True) is False
         assert run_in_child("sees-change", client, env) == 0
         # The parent, too, sees the change made after the fork.
+        wait_for(lambda: client.variation("f", USER, False), what="the change in the parent")
+
+
+@pytest.mark.parametrize("mode", ["streaming", "polling"])
+def test_a_child_forked_without_fork_hooks_restarts_at_first_use(env: Env, mode: str) -> None:
+    env.create_flag("f")
+    chosen = Polling(interval=0.05) if mode == "polling" else mode
+    with Client(env.key, url=env.url, mode=chosen) as client:
+        assert client.variation("f", USER, True) is False
+        assert run_in_child("uses-it-first", client, env, fork=raw_fork) == 0
+        # The child used none of the parent's connections: the parent's still work.
         wait_for(lambda: client.variation("f", USER, False), what="the change in the parent")
 
 

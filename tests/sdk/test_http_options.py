@@ -152,6 +152,9 @@ def test_requests_go_through_a_proxy(env: Env) -> None:
         ({"headers": {"X-Num": 1}}, "HttpOptions.headers"),
         ({"connect_timeout": 0}, "HttpOptions.connect_timeout"),
         ({"read_timeout": "10"}, "HttpOptions.read_timeout"),
+        ({"max_event_bytes": 1023}, "HttpOptions.max_event_bytes"),
+        ({"max_event_bytes": 2**20 + 0.5}, "HttpOptions.max_event_bytes"),
+        ({"max_event_bytes": True}, "HttpOptions.max_event_bytes"),
     ],
 )
 def test_malformed_http_options_raise_configuration_errors(

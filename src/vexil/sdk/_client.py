@@ -8,7 +8,9 @@
 
 Evaluation reads an immutable ruleset and counts the result: no lock, no I/O, no
 exception into the caller. Everything that talks to the network runs on the core's
-background threads.
+background threads. Every other method first makes sure those threads run in this
+process (``Core.here``: a fork that ran no hook left them behind); evaluations do
+not, a ``getpid`` costing as much as a simple evaluation.
 """
 
 from __future__ import annotations
@@ -81,7 +83,7 @@ class Client:
         self._attach(core, shared=config.sdk_key is not None)
         if fresh:
             core.start()
-        core.wait_for_start(init_timeout)
+        core.here().wait_for_start(init_timeout)
 
     def _attach(self, core: Core, *, shared: bool) -> None:
         # The state and the counts table stay the same objects for the core's life
@@ -218,7 +220,7 @@ class Client:
     def all_flags(self, context: Mapping[str, Any]) -> dict[str, Any]:
         """Every flag's value for ``context`` (not counted in the summaries)."""
         try:
-            details = self._core.state.ruleset.evaluate_all(context)
+            details = self._core.here().state.ruleset.evaluate_all(context)
         except Exception:  # pragma: no cover
             return {}
         return {key: detail.value for key, detail in details.items()}
@@ -231,7 +233,7 @@ class Client:
         ``{"flags": {key: {"value": ..., "variant": ..., "reason": ...}}, "revision": 42,
         "ready": true}``; ``client_side_only`` keeps the flags marked ``client_side``.
         """
-        state = self._core.state
+        state = self._core.here().state
         ruleset = state.ruleset
         try:
             details = ruleset.evaluate_all(context)
@@ -251,7 +253,7 @@ class Client:
     def explain(self, key: str, context: Mapping[str, Any]) -> Explanation:
         """Every check made to evaluate ``key`` for ``context`` (for debugging; not counted)."""
         try:
-            return self._core.state.ruleset.explain(key, context)
+            return self._core.here().state.ruleset.explain(key, context)
         except Exception as exc:  # an unhashable key, say: explain as an error
             return Explanation(str(key), error_detail(ErrorKind.GENERAL, repr(exc)))
 
@@ -266,7 +268,7 @@ class Client:
         data: Any = None,
     ) -> None:
         """Record that ``context`` did ``name`` (with a metric ``value`` for experiments)."""
-        events = self._core.events
+        events = self._core.here().events
         if events is not None and not self._closed:
             try:
                 events.track(name, context, value, data)
@@ -275,7 +277,7 @@ class Client:
 
     def identify(self, context: Mapping[str, Any]) -> None:
         """Record a context, so that the dashboard knows of it."""
-        events = self._core.events
+        events = self._core.here().events
         if events is not None and not self._closed:
             try:
                 events.identify(context)
@@ -284,7 +286,7 @@ class Client:
 
     def flush(self) -> None:
         """Send the events gathered so far, now (waits for the request)."""
-        events = self._core.events
+        events = self._core.here().events
         if events is not None and not self._closed:
             events.flush()
 
@@ -293,11 +295,11 @@ class Client:
     @property
     def is_initialized(self) -> bool:
         """True once the client holds flags (from the server, a store or a file)."""
-        return self._core.state.is_ready
+        return self._core.here().state.is_ready
 
     def wait_until_ready(self, timeout: float | None = None) -> bool:
         """Wait until the client holds flags; False if ``timeout`` passed first."""
-        return self._core.state.ready.wait(timeout)
+        return self._core.here().state.ready.wait(timeout)
 
     async def wait_until_ready_async(self, timeout: float | None = None) -> bool:
         """``wait_until_ready`` for asyncio code: waits without blocking the event loop."""
@@ -306,12 +308,12 @@ class Client:
     @property
     def status(self) -> str:
         """What the data source is doing: "streaming", "polling", "interrupted", ..."""
-        return self._core.source.status
+        return self._core.here().source.status
 
     @property
     def revision(self) -> int | None:
         """The server's revision of the flags held, when known."""
-        return self._core.state.revision
+        return self._core.here().state.revision
 
     def refresh(self) -> bool:
         """Fetch the flags now (any mode; the way to update in ``Manual`` mode).
@@ -319,7 +321,7 @@ class Client:
         Waits for the request; True if the flags are current afterwards.
         """
         try:
-            return self._core.source.refresh()
+            return self._core.here().source.refresh()
         except Exception:  # pragma: no cover
             log.exception("refresh failed")
             return False
@@ -333,7 +335,7 @@ class Client:
         removes the callback.
         """
         entry = (callback, flag_key)
-        listeners = self._core.listeners
+        listeners = self._core.here().listeners
         listeners.append(entry)
 
         def remove() -> None:
@@ -343,11 +345,16 @@ class Client:
         return remove
 
     def secure_mode_hash(self, context: Mapping[str, Any]) -> str:
-        """HMAC-SHA256 of the context's key with the SDK key, for client-side secure mode."""
+        """HMAC-SHA256 of the context's key, for client-side secure mode.
+
+        Keyed with the SHA-256 (hex) of the server SDK key: the server stores keys
+        only as that digest, and checks the hash with it (``X-Vexil-Secure-Hash``).
+        """
         if not isinstance(context, Mapping) or context.get("key") in (None, ""):
             raise TypeError("secure_mode_hash needs a context mapping with a key")
-        secret = (self._core.config.sdk_key or "").encode()
-        return hmac.new(secret, str(context["key"]).encode(), hashlib.sha256).hexdigest()
+        secret = hashlib.sha256((self._core.config.sdk_key or "").encode()).hexdigest()
+        message = str(context["key"]).encode()
+        return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
     # --------------------------------------------------------------- closing
 

@@ -2,8 +2,9 @@
 
 Clients built with the same SDK key and URL in one process share one core, counted
 by reference, so a second ``Client(...)`` opens no second stream; the last
-``close()`` shuts the core down. After ``os.fork()`` the child restarts every live
-core's threads (they do not survive a fork) with fresh connections and locks.
+``close()`` shuts the core down. A forked child restarts every live core's threads
+(they do not survive a fork) with fresh connections and locks: see ``_forks`` for
+how, under ``os.fork()``, under uWSGI, and when no fork hook runs at all.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ import os
 import queue
 import threading
 import time
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from vexil.flags import EvaluationDetail, Ruleset
+from vexil.sdk import _forks
 from vexil.sdk._events import Counters, EventProcessor
 from vexil.sdk._modes import Daemon, Lazy, Manual, Mode, Offline, Polling, Streaming
 from vexil.sdk._sources import (
@@ -37,9 +38,9 @@ from vexil.sdk._sources import (
     load_saved,
 )
 from vexil.sdk._state import (
-    NOT_READY,
     FlagChange,
     FlagState,
+    NotReady,
     Touched,
     UpdateHook,
     changed_flags,
@@ -151,6 +152,10 @@ class Core:
         self.config = config
         self.refs = 0
         self.closed = False
+        #: The process this core's threads run in (see ``here``).
+        self.pid = os.getpid()
+        #: Started without threads, in a uWSGI process about to fork its workers.
+        self.deferred = False
         self.listeners: list[Listener] = []
         self._saving_enabled = config.store is not None and not isinstance(config.mode, Daemon)
         self._pending_save: tuple[Ruleset, int | None] | None = None
@@ -214,9 +219,23 @@ class Core:
         return ManualSource(state, self.transport)
 
     def start(self) -> None:
-        _live.add(self)
+        _forks.track(self)
+        self.pid = os.getpid()
         if self._saving_enabled:
             self._boot_from_store()
+        if _forks.uwsgi_will_fork():
+            # Threads running here when uWSGI forks would hang the workers: flags now,
+            # on this thread, for the workers to start from; threads in each worker.
+            self.deferred = True
+            self.notifier.inline = True
+            self.source.prime()
+            _forks.hook_uwsgi()
+            return
+        self._start_threads()
+
+    def _start_threads(self) -> None:
+        self.deferred = False
+        self.notifier.inline = self._inline
         self.source.start()
         if self.events is not None:
             self.events.start()
@@ -239,7 +258,7 @@ class Core:
     def wait_for_start(self, timeout: float) -> None:
         """Wait for flags from the source, a definite refusal, or the timeout."""
         source = self.source
-        if not isinstance(source, StreamingSource | PollingSource):
+        if self.deferred or not isinstance(source, StreamingSource | PollingSource):
             return  # the other sources made their first attempt in start(): nothing to wait for
         deadline = time.monotonic() + timeout
         if self.state.is_ready:  # booted from a store: wait for the first answer only
@@ -261,13 +280,13 @@ class Core:
     # ------------------------------------------------------------- updates
 
     def _updated(self, old: Ruleset, new: Ruleset, revision: int | None, touched: Touched) -> None:
-        if self._saving_enabled:
+        if self._saving_enabled and not isinstance(new, NotReady):
             with self._save_lock:
                 scheduled = self._pending_save is not None
                 self._pending_save = (new, revision)
             if not scheduled:
                 self.notifier.submit(self._save)
-        if self.listeners and old is not NOT_READY:  # the first flags are no change
+        if self.listeners and not isinstance(old, NotReady):  # the first flags are no change
             listeners = list(self.listeners)
             self.notifier.submit(lambda: _notify(listeners, old, new, revision, touched))
 
@@ -289,7 +308,8 @@ class Core:
         if self.closed:
             return
         self.closed = True
-        _live.discard(self)
+        if self.pid != os.getpid():
+            return  # forked, never restarted: the threads and sockets are the parent's
         deadline = time.monotonic() + timeout
         self.source.stop()
         if self.events is not None:
@@ -314,19 +334,54 @@ class Core:
             found.append(self.source.transport)
         return found
 
+    # ------------------------------------------------------------- forking
+
+    def here(self) -> Core:
+        """This core, restarted first if the process forked without running the hooks."""
+        if self.pid != os.getpid():
+            try:
+                self.resume_here()
+            except Exception:  # never into the caller: it evaluates with the flags held
+                log.exception("could not restart the flag client in this process")
+        return self
+
+    def resume_here(self) -> None:
+        with _forks.process_lock():
+            if self.closed:
+                return
+            if self.pid != os.getpid():
+                self.after_fork()
+            elif self.deferred:
+                self._start_threads()  # uWSGI without a master: this process is a worker
+
+    def fork_locks(self) -> list[threading.Lock]:
+        if self.closed:
+            return []
+        locks = [self.state._lock, self._save_lock, self.counters._lock, self.notifier._lock]
+        if self.events is not None:
+            locks.append(self.events._lock)
+        locks.extend(transport._lock for transport in self._transports())
+        return locks
+
     def after_fork(self) -> None:
-        """In a forked child: fresh locks, connections and threads; the flags stay."""
+        """In a forked child: fresh locks, connections and threads; the flags stay.
+
+        Nothing of the parent's is used, closed or shut down: its locks may be held by
+        threads that were not copied, and its sockets are still the parent's.
+        """
+        if self.closed:
+            return
+        self.pid = os.getpid()
         state = self.state  # the same object: clients hold it
         state._lock = threading.Lock()
         ready, state.ready = state.ready, threading.Event()
         if ready.is_set():
             state.ready.set()
         self._save_lock = threading.Lock()
+        self._pending_save = None
         self.counters.clear()  # the parent reports what it counted
         self._build()
-        self.source.start()
-        if self.events is not None:
-            self.events.start()
+        self._start_threads()
 
 
 def _notify(
@@ -339,18 +394,16 @@ def _notify(
                 _run_job(functools.partial(callback, change))
 
 
-# ------------------------------------------------------- sharing and forking
+# ---------------------------------------------------------------- sharing
 
-_live: weakref.WeakSet[Core] = weakref.WeakSet()
 _shared: dict[tuple[str, str], Core] = {}
-_shared_lock = threading.Lock()
 
 
 def acquire(config: CoreConfig) -> tuple[Core, bool]:
     """The shared core for ``config``'s key and URL (created if needed), and if it is new."""
     assert config.sdk_key is not None
     ident = (config.sdk_key, config.url)
-    with _shared_lock:
+    with _forks.process_lock():
         core = _shared.get(ident)
         if core is not None and not core.closed:
             if core.config != config:
@@ -367,7 +420,7 @@ def acquire(config: CoreConfig) -> tuple[Core, bool]:
 
 
 def release(core: Core, timeout: float) -> None:
-    with _shared_lock:
+    with _forks.process_lock():
         core.refs -= 1
         if core.refs > 0:
             return
@@ -375,18 +428,3 @@ def release(core: Core, timeout: float) -> None:
         if _shared.get(ident) is core:
             del _shared[ident]
     core.close(timeout)
-
-
-def _after_fork_in_child() -> None:
-    global _shared_lock
-    _shared_lock = threading.Lock()
-    for core in list(_live):
-        if not core.closed:
-            try:
-                core.after_fork()
-            except Exception:  # never break the child process over flags
-                log.exception("could not restart the flag client after fork")
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork_in_child)

@@ -27,14 +27,15 @@ class Streaming:
 
     Reconnects with exponential backoff and jitter, from ``initial_backoff`` up to
     ``max_backoff``. After ``fallback_after`` failed attempts in a row it also polls
-    the ruleset between attempts, until the stream works again. A stream silent for
-    ``read_timeout`` (heartbeats included) is treated as dead.
+    the ruleset between attempts, until the stream works again. A stream that
+    delivers no complete event nor heartbeat for ``read_timeout`` seconds is dead,
+    however many bytes it sends: four heartbeats at the server's default of 15 s.
     """
 
     initial_backoff: float = 1.0
     max_backoff: float = 30.0
     fallback_after: int = 3
-    read_timeout: float = 300.0
+    read_timeout: float = 60.0
 
     def __post_init__(self) -> None:
         _positive("Streaming.initial_backoff", self.initial_backoff)

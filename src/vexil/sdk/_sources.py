@@ -19,14 +19,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from httpx_sse import ServerSentEvent
 
 from vexil.flags import ValidationError
 from vexil.flags import read_document as _read_document
 from vexil.sdk._modes import Daemon, Lazy, Polling, Streaming
+from vexil.sdk._sse import EventTooLarge, StreamStalled
+from vexil.sdk._sse import read as read_events
 from vexil.sdk._state import FlagState, StreamEvent
 from vexil.sdk._stores import Store
-from vexil.sdk._transport import Transport
+from vexil.sdk._transport import BodyTooLarge, Transport
 
 log = logging.getLogger("vexil.sdk")
 
@@ -58,6 +59,17 @@ class Source:
 
     def start(self) -> None:
         self.attempted.set()
+
+    def prime(self) -> None:
+        """The first attempt to get flags, on the calling thread, and no thread after it.
+
+        For a process about to fork workers (a uWSGI master): each worker starts the
+        source's thread for itself, after the fork.
+        """
+        self.refresh()
+        self.attempted.set()
+        if self.status != UNAUTHORIZED:
+            self.status = IDLE
 
     def _spawn(self, target: Callable[[], None]) -> None:
         self._thread = threading.Thread(target=target, name=f"vexil-{self.name}", daemon=True)
@@ -110,8 +122,16 @@ class _Remote(Source):
         except httpx.HTTPError as exc:
             log.warning("could not fetch the flags from the server: %r", exc)
             return False
+        except BodyTooLarge as exc:
+            log.error(
+                "refused the flags from the server, keeping the last good ones: %s"
+                " (HttpOptions.max_event_bytes)",
+                exc,
+            )
+            return False
         if fetched.status == 304:
             self.state.touch()
+            self.state.confirmed = True
             return True
         if fetched.status in (401, 403):
             self._unauthorized(fetched.status)
@@ -127,16 +147,25 @@ class _Remote(Source):
         if not self.state.put(document, fetched.revision, "the server"):
             return False
         self.state.etag = fetched.etag
+        self.state.confirmed = True
         return True
 
     def _unauthorized(self, status: int) -> None:
+        """A 401 or 403: stop asking. Flags the server never sent this process go."""
         self.status = UNAUTHORIZED
+        # Flags from a store were saved under a key that the server now refuses (revoked,
+        # or never valid): serving them would carry on, indefinitely, as if the key were
+        # good. Flags the server itself sent are kept, as through any other outage.
+        kept = self.state.confirmed
+        if not kept:
+            self.state.forget()
         if not self._warned_unauthorized:
             self._warned_unauthorized = True
             log.error(
-                "the server refused the SDK key (HTTP %d): not retrying; serving the"
-                " last known flags. Check the key (a server key, vx-srv-...).",
+                "the server refused the SDK key (HTTP %d): not retrying; %s."
+                " Check the key (a server key, vx-srv-...).",
                 status,
+                "serving the flags it sent before" if kept else "serving every caller's default",
             )
 
 
@@ -204,14 +233,36 @@ class LazySource(_Remote):
 
 
 class StreamingSource(_Remote):
-    """The SSE stream, with backoff, a polling fallback and catch-up by ``Last-Event-ID``."""
+    """The SSE stream, with backoff, a polling fallback and catch-up by ``Last-Event-ID``.
+
+    The stream is trusted with neither its size nor its pace. An event past
+    ``HttpOptions.max_event_bytes`` drops the connection before more of it is read; a
+    stream with no complete event nor heartbeat for ``Streaming.read_timeout`` is dead,
+    however many bytes it sends. Either way the ruleset is fetched at once with a
+    plain GET, and the stream reopened after the usual backoff. ``status`` says
+    ``streaming`` only while events or heartbeats keep coming.
+    """
 
     name = "streaming"
 
     def __init__(self, state: FlagState, transport: Transport, mode: Streaming) -> None:
+        self._status = STARTING
+        #: ``time.monotonic()`` of the last complete event or heartbeat.
+        self._alive_at = 0.0
         super().__init__(state, transport)
         self.mode = mode
         self.last_event_id: str | None = None
+
+    @property
+    def status(self) -> str:
+        status = self._status
+        if status == STREAMING and time.monotonic() - self._alive_at > self.mode.read_timeout:
+            return INTERRUPTED  # dead already: the reader, blocked on a read, will see it next
+        return status
+
+    @status.setter
+    def status(self, value: str) -> None:
+        self._status = value
 
     def start(self) -> None:
         self.status = STARTING
@@ -231,11 +282,13 @@ class StreamingSource(_Remote):
             if outcome == UNAUTHORIZED:
                 self.attempted.set()
                 return
-            if time.monotonic() - began > 60:
-                attempt = 0  # a stream that stayed up a minute resets the backoff
+            if self._alive_at - began > 60:
+                attempt = 0  # a stream that stayed alive a minute resets the backoff
             attempt += 1
             self.status = INTERRUPTED
-            if attempt >= self.mode.fallback_after:
+            # A stream refused for its size or its pace may be all that is wrong: the
+            # ruleset may still come the ordinary way, so fetch it without waiting.
+            if outcome == _REFUSED or attempt >= self.mode.fallback_after:
                 with self._fetch_lock:
                     if self._fetch_safely():
                         self.status = FALLBACK
@@ -250,7 +303,7 @@ class StreamingSource(_Remote):
         try:
             with self.transport.stream(self.last_event_id, self.mode.read_timeout) as (
                 response,
-                events,
+                chunks,
             ):
                 if response.status_code in (401, 403):
                     self._unauthorized(response.status_code)
@@ -258,11 +311,23 @@ class StreamingSource(_Remote):
                 if response.status_code != 200:
                     log.warning("the stream answered HTTP %d", response.status_code)
                     return INTERRUPTED
-                if self.last_event_id is not None:
-                    # Resuming: what was missed follows as changes (or nothing, when
-                    # nothing changed), with no put to announce that the stream is up.
-                    self.status = STREAMING
-                return self._read(events)
+                return self._read(chunks)
+        except (EventTooLarge, BodyTooLarge) as exc:
+            if not self._stop.is_set():
+                log.error(
+                    "%s (HttpOptions.max_event_bytes): dropped the stream; fetching the"
+                    " ruleset instead",
+                    exc,
+                )
+            return _REFUSED
+        except (StreamStalled, httpx.ReadTimeout):
+            if not self._stop.is_set():
+                log.warning(
+                    "no complete event nor heartbeat on the stream for %g s"
+                    " (Streaming.read_timeout): taken for dead; reconnecting",
+                    self.mode.read_timeout,
+                )
+            return _REFUSED
         except (httpx.HTTPError, OSError) as exc:
             if not self._stop.is_set():
                 log.info("the stream broke: %r", exc)
@@ -271,42 +336,46 @@ class StreamingSource(_Remote):
             log.exception("unexpected error on the stream: %r", exc)
             return INTERRUPTED
 
-    def _read(self, events: Iterator[ServerSentEvent]) -> str:
+    def _read(self, chunks: Iterator[bytes]) -> str:
         group: list[StreamEvent] = []
-        previous_id = ""
-        for sse in events:
-            # httpx-sse repeats the last id seen on every event, as the SSE spec's
-            # "last event ID" does: an event carries an id of its own when it changes.
-            has_id, previous_id = sse.id != previous_id, sse.id
-            if sse.event == "put":
+        limit = self.transport.options.max_event_bytes
+        for sse in read_events(chunks, limit, self.mode.read_timeout):
+            self._alive_at = time.monotonic()
+            if sse.type == "put":
                 group.clear()
                 if not self._accept_put(sse.data, sse.id):
                     return INTERRUPTED
-            elif sse.event in ("patch", "delete"):
+            elif sse.type in ("patch", "delete"):
                 try:
-                    group.append((sse.event, _decode(sse.data)))
+                    group.append((sse.type, _decode(sse.data)))
                 except ValueError:
-                    return self._malformed(f"{sse.event} event is not JSON")
-                if has_id:
+                    return self._malformed(f"{sse.type} event is not JSON")
+                if sse.id is not None:  # the last event of a group carries its revision
                     if not self.state.apply_group(group, _revision(sse.id)):
                         return self._malformed("a change did not apply")
-                    self.last_event_id = sse.id
+                    self.state.confirmed = True
+                    self.last_event_id = sse.id or None
                     group = []
+            if self.last_event_id is not None:
+                # Current from here: a put arrived, or a resumed stream spoke (with the
+                # changes missed, or a heartbeat when there were none).
+                self.status = STREAMING
             if self._stop.is_set():
                 break
         return INTERRUPTED
 
-    def _accept_put(self, data: str, event_id: str) -> bool:
+    def _accept_put(self, data: bytes, event_id: str | None) -> bool:
         try:
             document = _decode(data)
         except ValueError as exc:
             log.error("refused the flags from the stream, keeping the last good ones: %s", exc)
             accepted = False
         else:
-            accepted = self.state.put(document, _revision(event_id), "the stream")
+            accepted = self.state.put(document, _revision(event_id or ""), "the stream")
         if not accepted:
             self._malformed("the put event was refused")
             return False
+        self.state.confirmed = True
         self.last_event_id = event_id or None
         self.status = STREAMING
         self.attempted.set()
@@ -316,6 +385,10 @@ class StreamingSource(_Remote):
         log.error("%s; reconnecting for a fresh copy of the flags", what)
         self.last_event_id = None  # ask for a whole document next time
         return INTERRUPTED
+
+
+#: How a stream ended when it was refused for its size or its pace.
+_REFUSED = "refused"
 
 
 def _revision(event_id: str) -> int | None:

@@ -30,15 +30,24 @@ class NotReady(Ruleset):
     """What a client evaluates with before it has any flags: every call gets its default."""
 
     __slots__ = ()
+    message = "the client has no flags yet"
 
     def evaluate(self, key: str, context: Mapping[str, Any], default: Any = None) -> Any:
-        return error_detail(ErrorKind.PROVIDER_NOT_READY, "the client has no flags yet", default)
+        return error_detail(ErrorKind.PROVIDER_NOT_READY, self.message, default)
 
     def explain(self, key: str, context: Mapping[str, Any]) -> Explanation:
         return Explanation(key, self.evaluate(key, context))
 
 
+class KeyRefused(NotReady):
+    """What a client evaluates with when the server refused its key before sending flags."""
+
+    __slots__ = ()
+    message = "the server refused the SDK key (HTTP 401 or 403): no flags are served"
+
+
 NOT_READY = NotReady()
+KEY_REFUSED = KeyRefused()
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +80,9 @@ class FlagState:
         #: ``time.monotonic()`` of the last update or confirmation from the source.
         self.checked_at = 0.0
         self.ready = threading.Event()
+        #: True once the server sent (or confirmed) flags to this client: from then on a
+        #: refused key keeps them, as any other outage does.
+        self.confirmed = False
         self._lock = threading.Lock()
         self._on_update = on_update
 
@@ -103,6 +115,15 @@ class FlagState:
     def touch(self) -> None:
         """The source confirmed that nothing changed (a 304)."""
         self.checked_at = time.monotonic()
+
+    def forget(self) -> None:
+        """Drop every flag held: evaluations get their default (``PROVIDER_NOT_READY``)."""
+        with self._lock:
+            old, self.ruleset = self.ruleset, KEY_REFUSED
+            self.revision = self.etag = None
+        self.ready.clear()
+        if not isinstance(old, NotReady):
+            self._on_update(old, KEY_REFUSED, None, None)
 
     # ----------------------------------------------------------------- groups
 

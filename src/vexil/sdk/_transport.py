@@ -1,11 +1,16 @@
 """The SDK's HTTP: the three SDK endpoints, over one httpx client per core.
 
 Every exception from httpx stays in here or in the data sources; callers see
-``Fetched`` values and status codes. ``interrupt()`` shuts down the sockets of
-requests in flight, so that ``close()`` is bounded even when a server hangs: a
-blocked read is woken by ``shutdown``, which ``close`` on another thread does not do.
-Once interrupted, a transport cuts every connection it opens later at once, so that a
-retry (or a request that was still connecting) cannot hang in its turn.
+``Fetched`` values and status codes. No answer is read past
+``HttpOptions.max_event_bytes``, and none is asked for compressed (``Accept-Encoding:
+identity``), so that what arrives is what is held: a server cannot fill the host's
+memory with one large ruleset, nor with a small compressed one.
+
+``interrupt()`` shuts down the sockets of requests in flight, so that ``close()`` is
+bounded even when a server hangs: a blocked read is woken by ``shutdown``, which
+``close`` on another thread does not do. Once interrupted, a transport cuts every
+connection it opens later at once, so that a retry (or a request that was still
+connecting) cannot hang in its turn.
 """
 
 from __future__ import annotations
@@ -16,18 +21,23 @@ import socket
 import ssl
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
-from httpx_sse import EventSource, ServerSentEvent
 
 from vexil import __version__
 from vexil.sdk._errors import ConfigurationError
 
 USER_AGENT = f"vexil-python/{__version__}"
+#: The largest answer to an events batch read: it holds a count, nothing more.
+MAX_EVENTS_ANSWER = 64 * 1024
+
+
+class BodyTooLarge(Exception):
+    """An answer larger than the client reads, or one sent compressed though not asked to be."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,8 +62,18 @@ class HttpOptions:
     #: ``ssl.SSLContext`` of your own.
     verify: bool | str | ssl.SSLContext = True
     headers: Mapping[str, str] | None = None
+    #: The largest stream event, and ruleset fetched, that the client reads: a few
+    #: times the largest realistic ruleset (10,000 flags with rules are about 11 MB).
+    #: Past it the stream is dropped and the ruleset fetched; a ruleset past it is
+    #: refused, and the last good flags stay.
+    max_event_bytes: int = 32 * 1024 * 1024
 
     def __post_init__(self) -> None:
+        size = self.max_event_bytes
+        if isinstance(size, bool) or not isinstance(size, int) or size < 1024:
+            raise ConfigurationError(
+                f"HttpOptions.max_event_bytes must be an integer of at least 1024, not {size!r}"
+            )
         for name in ("connect_timeout", "read_timeout"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
@@ -85,6 +105,7 @@ class Transport:
             "User-Agent": USER_AGENT,
             **(options.headers or {}),
             "Authorization": sdk_key,
+            "Accept-Encoding": "identity",
         }
         self._client = httpx.Client(
             base_url=url.rstrip("/"),
@@ -101,23 +122,28 @@ class Transport:
     # ------------------------------------------------------------------ requests
 
     def fetch_ruleset(self, etag: str | None = None) -> Fetched:
-        """Raises ``httpx.HTTPError`` on network trouble."""
+        """Raises ``httpx.HTTPError`` on network trouble, ``BodyTooLarge`` past the limit."""
         headers = {"If-None-Match": etag} if etag else {}
-        response = self._client.get(
-            "/sdk/v1/ruleset", headers=headers, extensions={"trace": self._trace}
-        )
+        with self._client.stream(
+            "GET", "/sdk/v1/ruleset", headers=headers, extensions={"trace": self._trace}
+        ) as response:
+            body = read_bounded(response, self.options.max_event_bytes)
         return Fetched(
             response.status_code,
             response.headers.get("ETag") or etag,
             _revision(response.headers.get("X-Vexil-Revision")),
-            response.content,
+            body,
         )
 
     @contextmanager
     def stream(
         self, last_event_id: str | None, read_timeout: float
-    ) -> Iterator[tuple[httpx.Response, Iterator[ServerSentEvent]]]:
-        """The SSE stream; yields the response (check its status) and its events."""
+    ) -> Iterator[tuple[httpx.Response, Iterator[bytes]]]:
+        """The SSE stream; yields the response (check its status) and its raw chunks.
+
+        Each chunk is at most one network read: parsing, and bounding what is held, is
+        the reader's (``vexil.sdk._sse``).
+        """
         headers = {"Accept": "text/event-stream", "Cache-Control": "no-store"}
         if last_event_id:
             headers["Last-Event-ID"] = last_event_id
@@ -129,17 +155,21 @@ class Transport:
             timeout=timeout,
             extensions={"trace": self._trace},
         ) as response:
-            yield response, EventSource(response).iter_sse()
+            yield response, _identity(response).iter_raw()
 
     def post_events(self, body: bytes) -> int:
         """``body`` is a gzipped JSON array. Raises ``httpx.HTTPError`` on network trouble."""
-        response = self._client.post(
+        with self._client.stream(
+            "POST",
             "/sdk/v1/events",
             content=body,
             headers={"Content-Type": "application/json", "Content-Encoding": "gzip"},
             extensions={"trace": self._trace},
-        )
-        return response.status_code
+        ) as response:
+            # Only the status matters; past the bound the connection is dropped, not reused.
+            with contextlib.suppress(BodyTooLarge):
+                read_bounded(response, MAX_EVENTS_ANSWER)
+            return response.status_code
 
     # ----------------------------------------------------------- interrupting
 
@@ -173,6 +203,37 @@ class Transport:
     def close(self) -> None:
         self.interrupt()
         self._client.close()
+
+
+def read_bounded(response: httpx.Response, limit: int) -> bytes:
+    """The body of ``response``; ``BodyTooLarge`` as soon as it shows to be past ``limit``."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isascii() and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(f"the answer is {int(declared):,} bytes, over the limit of {limit:,}")
+    return _join_bounded(_identity(response).iter_raw(), limit)
+
+
+def _join_bounded(chunks: Iterable[bytes], limit: int) -> bytes:
+    parts: list[bytes] = []
+    size = 0
+    for chunk in chunks:
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLarge(f"the answer is over the limit of {limit:,} bytes")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _identity(response: httpx.Response) -> httpx.Response:
+    """``response`` if its body is sent as it is; ``BodyTooLarge`` if it came compressed.
+
+    The client asks for no compression: decompressing would turn a small body into
+    one of any size before it could be counted.
+    """
+    coding = response.headers.get("Content-Encoding", "identity").strip().lower()
+    if coding not in ("", "identity"):
+        raise BodyTooLarge(f"the answer came compressed ({coding}) though the client asked not")
+    return response
 
 
 def _tls(verify: bool | str | ssl.SSLContext) -> bool | ssl.SSLContext:
