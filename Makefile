@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install serve test lint format bench bench-server bench-sdk bench-flagd bench-dashboard screenshots clean
+.PHONY: install serve test lint format bench bench-server bench-sdk bench-flagd bench-regex bench-dashboard bench-abuse screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -52,9 +52,18 @@ bench-sdk: $(VENV)/.bench-installed
 bench-flagd: $(VENV)/.installed
 	$(BIN)/python bench/flagd.py
 
+# Hostile regular expressions through the engine, beside Python's re (core install only).
+bench-regex: $(VENV)/.installed
+	$(BIN)/python bench/regex.py
+
 # The dashboard's flag list with 10,000 flags, through a real server.
 bench-dashboard: $(VENV)/.installed
 	$(BIN)/python bench/dashboard.py
+
+# Hostile clients on loopback (ReDoS, body and password floods, slow readers, slowloris):
+# the server's memory and /healthz latency during each.
+bench-abuse: $(VENV)/.bench-installed
+	$(BIN)/python bench/abuse.py
 
 # Screenshots of the dashboard, light and dark, into docs/screenshots/ (needs Chromium).
 screenshots: install

@@ -157,3 +157,37 @@ def test_readme_starts_with_the_two_commands() -> None:
 
 def test_the_changelog_has_an_unreleased_section() -> None:
     assert "## [Unreleased]" in (DOCS.parent / "CHANGELOG.md").read_text(encoding="utf-8")
+
+
+def server_settings() -> list[str]:
+    from vexil.server._settings import Settings
+
+    return [f.name for f in dataclasses.fields(Settings)]
+
+
+@pytest.mark.parametrize("name", server_settings())
+def test_every_server_setting_is_in_the_settings_table(name: str) -> None:
+    table = section(text("server.md"), "Settings")
+    row = re.search(rf"^\| {name} \| `VEXIL_{name.upper()}` \| [^|]+ \| [^|]+ \|$", table, re.M)
+    assert row, f"{name} (VEXIL_{name.upper()}) is missing from the settings table of server.md"
+
+
+def test_every_limit_is_in_the_security_and_limits_section() -> None:
+    limits = section(text("server.md"), "Security and limits")
+    wanted = [
+        "max_body_bytes",
+        "max_event_bytes",
+        "password_checks",
+        "password_queue",
+        "auth_rate_per_client",
+        "auth_rate_per_user",
+        "max_streams_per_key",
+        "stream_buffer_bytes",
+        "stream_send_timeout",
+        "header_timeout",
+        "keep_alive_timeout",
+        "max_connections",
+        "trusted_proxies",
+        "hsts_seconds",
+    ]
+    assert [n for n in wanted if f"`{n}`" not in limits] == []

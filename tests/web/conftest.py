@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.sync_api import BrowserContext, ConsoleMessage
 
 from _services import VexilServer, chromium_bin, missing
 
@@ -60,6 +61,41 @@ def base_url() -> str | None:
 @pytest.fixture(scope="session")
 def browser_context_args(browser_context_args: dict[str, Any]) -> dict[str, Any]:
     return {**browser_context_args, "viewport": VIEWPORT}
+
+
+#: Reports every Content-Security-Policy violation of a page to its console, where
+#: ``csp_violations`` collects it, beside Chromium's own message.
+REPORT_CSP = """
+document.addEventListener("securitypolicyviolation", (event) => {
+  console.error(`CSP violation: ${event.violatedDirective} blocked ${event.blockedURI || "inline"}`
+    + ` at ${event.sourceFile}:${event.lineNumber}`);
+});
+"""
+
+
+@pytest.fixture
+def csp_violations() -> list[str]:
+    """The CSP violations the pages of the test's ``context`` reported so far."""
+    return []
+
+
+@pytest.fixture
+def context(context: BrowserContext, csp_violations: list[str]) -> Iterator[BrowserContext]:
+    """pytest-playwright's context, whose pages must not break the security policy.
+
+    The dashboard runs no inline script or style (``web._headers``): a page that
+    did would lose that feature in the browser. Every browser test fails on it.
+    """
+
+    def collect(message: ConsoleMessage) -> None:
+        text = message.text
+        if text.startswith("CSP violation:") or "Content Security Policy" in text:
+            csp_violations.append(f"{message.page.url if message.page else '?'}: {text}")
+
+    context.add_init_script(REPORT_CSP)
+    context.on("console", collect)
+    yield context
+    assert csp_violations == [], "pages broke the Content-Security-Policy"
 
 
 @pytest.fixture(scope="session")

@@ -12,19 +12,22 @@ from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import IntegrityError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp
 
 from vexil import __version__
 
-from . import web
+from . import _allow, _openapi, web
 from ._bus import Hub, PostgresListener, RevisionPoller
 from ._db import make_engine, upgrade
 from ._errors import ApiError, Conflict
 from ._json import JSONResponse
+from ._limits import BodyLimit
 from ._metrics import Metrics
 from ._requests import RequestCounter
 from ._settings import Settings
 from ._store import Store
 from ._stream import Broadcaster
+from ._throttle import Throttle
 
 log = logging.getLogger("vexil.server")
 
@@ -32,7 +35,7 @@ log = logging.getLogger("vexil.server")
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The Vexil server as an ASGI app; migrations run when it starts."""
     settings = settings or Settings.load()
-    app = FastAPI(
+    app = _App(
         title="Vexil",
         version=__version__,
         description="Feature flags and experimentation: admin API, SDK endpoints and OFREP.",
@@ -44,6 +47,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.metrics = Metrics()
+    app.state.throttle = Throttle.from_settings(settings, app.state.metrics)
     app.state.ready = False
     _handle_errors(app)
     _count_requests(app)
@@ -52,7 +56,16 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for module in (ops, admin, flagd, sdk, ofrep):
         app.include_router(module.router)
     web.install(app)
+    _openapi.install(app)
+    _allow.install(app)
     return app
+
+
+class _App(FastAPI):
+    def build_middleware_stack(self) -> ASGIApp:
+        # The security headers go around everything, Starlette's last-resort error
+        # handler included, which runs outside every middleware added to the app.
+        return web.secured(self, super().build_middleware_stack())
 
 
 @asynccontextmanager
@@ -63,7 +76,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     hub = Hub()
     app.state.hub = hub
     app.state.store = Store(engine, hub, settings.change_log_size)
-    broadcaster = Broadcaster(app.state.store, hub, app.state.metrics, settings.heartbeat_seconds)
+    broadcaster = Broadcaster(app.state.store, hub, app.state.metrics, settings)
     broadcaster.start()
     app.state.broadcaster = broadcaster
     app.state.on_drain = [broadcaster.close]
@@ -165,3 +178,5 @@ HTTP_CODES = {
 
 def _count_requests(app: FastAPI) -> None:
     app.add_middleware(RequestCounter, metrics=app.state.metrics)
+    # Added last, so it runs first: no body is read past the limit, by anything.
+    app.add_middleware(BodyLimit, limit=app.state.settings.max_body_bytes)

@@ -45,6 +45,11 @@ def hash_password(password: str) -> str:
 
 
 def check_password(stored: str, password: str) -> bool:
+    """Whether ``password`` matches: an argon2 verification, about 64 MiB for a moment.
+
+    Requests reach it only through the password gate and the failure limits
+    (``_throttle.Throttle.verify``), which bound how many run at once and how often.
+    """
     try:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
@@ -65,9 +70,22 @@ class Principal:
 
 @dataclass(frozen=True, slots=True)
 class SdkCredential:
+    """What an SDK key opens, and until when.
+
+    ``digest`` names the key without holding it (streams count and re-check their
+    keys by it); ``expires_at`` is set once the key was rotated, and a cached
+    lookup must not outlive it.
+    """
+
     environment_id: int
     project_id: int
     kind: Literal["server", "client"]
+    digest: str
+    expires_at: datetime | None
+    #: For a client key of an environment in secure mode: the digests of its server
+    #: keys, with their expiry, that an OFREP request's HMAC may be keyed with
+    #: (``_secure_mode``). None when secure mode is off or for a server key.
+    secure_mode: tuple[tuple[str, datetime | None], ...] | None = None
 
 
 def sdk_credential(conn: Connection, key: str) -> SdkCredential | None:
@@ -80,7 +98,9 @@ def sdk_credential(conn: Connection, key: str) -> SdkCredential | None:
             sdk_keys.c.key_hash,
             sdk_keys.c.kind,
             sdk_keys.c.environment_id,
+            sdk_keys.c.expires_at,
             environments.c.project_id,
+            environments.c.secure_mode,
         )
         .join(environments, environments.c.id == sdk_keys.c.environment_id)
         .where(sdk_keys.c.key_hash == wanted)
@@ -88,7 +108,21 @@ def sdk_credential(conn: Connection, key: str) -> SdkCredential | None:
     ).first()
     if row is None or not hmac.compare_digest(row.key_hash, wanted):
         return None
-    return SdkCredential(row.environment_id, row.project_id, row.kind)
+    secure = None
+    if row.kind == "client" and row.secure_mode:
+        secure = tuple(
+            (r.key_hash, r.expires_at)
+            for r in conn.execute(
+                select(sdk_keys.c.key_hash, sdk_keys.c.expires_at).where(
+                    sdk_keys.c.environment_id == row.environment_id,
+                    sdk_keys.c.kind == "server",
+                    or_(sdk_keys.c.expires_at.is_(None), sdk_keys.c.expires_at > now()),
+                )
+            )
+        )
+    return SdkCredential(
+        row.environment_id, row.project_id, row.kind, wanted, row.expires_at, secure
+    )
 
 
 def token_principal(conn: Connection, token: str) -> Principal | None:
@@ -116,6 +150,7 @@ LAST_USED_PRECISION = timedelta(minutes=1)
 
 
 def user_principal(conn: Connection, username: str, password: str) -> Principal | None:
+    """The user these credentials name, or None: a password check (see ``check_password``)."""
     row = conn.execute(select(users).where(users.c.username == username)).first()
     if row is None or row.disabled:
         # Spend the same time as a real check, so that timing does not reveal names.

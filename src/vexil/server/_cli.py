@@ -11,8 +11,11 @@ import argparse
 import contextlib
 import logging
 import logging.config
+import math
 import socket
 import sys
+from collections.abc import Iterator
+from typing import Any
 
 from ._bootstrap import FirstStart, bootstrap
 from ._bus import Hub
@@ -57,20 +60,44 @@ def serve(args: argparse.Namespace) -> int:
             await drain(app)  # first end the streams, which would hold the shutdown up
             await super().shutdown(sockets)
 
-    server = Server(
-        uvicorn.Config(
-            app,
-            host=settings.host,
-            port=settings.port,
-            log_level=settings.log_level,
-            log_config=log_config,
-            timeout_graceful_shutdown=10,
-        )
-    )
+        @contextlib.contextmanager
+        def capture_signals(self) -> Iterator[None]:
+            with super().capture_signals():
+                yield
+                # uvicorn raises the signal it caught again once it has stopped, so
+                # that the process dies of it (status -15); a drained, clean stop
+                # is a success, and exits 0.
+                self._captured_signals.clear()
+
+    server = Server(uvicorn_config(app, settings, log_config))
     # uvicorn re-raises the Ctrl-C it caught once it has stopped.
     with contextlib.suppress(KeyboardInterrupt):
         server.run()
     return 0 if server.started else 1
+
+
+def uvicorn_config(app: Any, settings: Settings, log_config: dict[str, Any]) -> Any:
+    """uvicorn's configuration: the connection guard, timeouts, and trusted proxies."""
+    import uvicorn
+
+    from ._protocol import protocol_for
+
+    proxies = settings.trusted_proxy_list
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level,
+        log_config=log_config,
+        timeout_graceful_shutdown=10,
+        http=protocol_for(settings),
+        timeout_keep_alive=math.ceil(settings.keep_alive_timeout),  # uvicorn takes whole seconds
+        # X-Forwarded-For and -Proto are believed only from the proxies named; uvicorn
+        # would otherwise believe any client on loopback.
+        proxy_headers=bool(proxies),
+        forwarded_allow_ips=proxies or None,
+        server_header=False,
+    )
 
 
 def _store(settings: Settings) -> Store:

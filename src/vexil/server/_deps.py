@@ -2,14 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request, Response
-from fastapi.routing import APIRoute
+from fastapi import Depends, Header, Request
 from starlette.concurrency import run_in_threadpool
-from starlette.exceptions import HTTPException
-from starlette.types import Message
 
 from ._auth import (
     Principal,
@@ -22,7 +18,9 @@ from ._auth import (
 )
 from ._credentials import MISS
 from ._errors import BadRequest, Forbidden, Unauthorized
+from ._routes import credential
 from ._store import Store
+from ._throttle import Throttle, client_address
 
 # Trivial dependencies are async: FastAPI runs plain functions in its thread pool,
 # a hop that would cost more than the dependency itself on the hot SDK paths.
@@ -44,29 +42,49 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def principal(request: Request, store: StoreDep) -> Principal:
-    """The caller of an admin API request: an API token, or a user with HTTP Basic."""
+async def principal(request: Request, store: StoreDep) -> Principal:
+    """The caller of an admin API request: an API token, or a user with HTTP Basic.
+
+    Async, so that a Basic request waits for its turn at the password gate on the
+    event loop (``_throttle``), not in a worker thread that token requests need.
+    """
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
-    with store.read() as conn:
-        if scheme.lower() == "bearer" and value:
-            found = token_principal(conn, value.strip())
-        elif scheme.lower() == "basic" and value:
-            pair = basic_credentials(value.strip())
-            found = user_principal(conn, *pair) if pair else None
-        else:
-            session = getattr(request.state, "session_principal", None)
-            if session is not None:
-                return session  # type: ignore[no-any-return]
-            error = Unauthorized("credentials required: an API token (Bearer) or a user (Basic)")
-            error.headers["WWW-Authenticate"] = 'Bearer realm="vexil"'
-            raise error
+    if scheme.lower() == "bearer" and value:
+        found = await run_in_threadpool(_token_principal, store, value.strip())
+    elif scheme.lower() == "basic" and value:
+        pair = basic_credentials(value.strip())
+        found = await _basic_principal(request, store, *pair) if pair else None
+    else:
+        session = getattr(request.state, "session_principal", None)
+        if session is not None:
+            return session  # type: ignore[no-any-return]
+        error = Unauthorized("credentials required: an API token (Bearer) or a user (Basic)")
+        error.headers["WWW-Authenticate"] = 'Bearer realm="vexil"'
+        raise error
     if found is None:
         raise Unauthorized("invalid credentials")
     return found
 
 
-PrincipalDep = Annotated[Principal, Depends(principal)]
+def _token_principal(store: Store, token: str) -> Principal | None:
+    with store.read() as conn:
+        return token_principal(conn, token)
+
+
+async def _basic_principal(
+    request: Request, store: Store, username: str, password: str
+) -> Principal | None:
+    def check() -> Principal | None:
+        with store.read() as conn:
+            return user_principal(conn, username, password)
+
+    throttle: Throttle = request.app.state.throttle
+    return await throttle.verify(client_address(request), username, check)
+
+
+# Checked before the body is read (``_routes.GuardedRoute``), and once per request.
+PrincipalDep = Annotated[Principal, Depends(credential(principal))]
 
 
 def require(role: Role) -> Any:
@@ -111,7 +129,7 @@ def _look_up_key(store: Store, key: str) -> SdkCredential | None:
     return credential
 
 
-SdkKeyDep = Annotated[SdkCredential, Depends(sdk_key)]
+SdkKeyDep = Annotated[SdkCredential, Depends(credential(sdk_key))]
 
 
 async def server_key(credential: SdkKeyDep) -> SdkCredential:
@@ -136,37 +154,3 @@ def if_match(if_match: Annotated[str | None, Header()] = None) -> int | None:
 
 
 IfMatchDep = Annotated[int | None, Depends(if_match)]
-
-
-class BodyLimitRoute(APIRoute):
-    """A route that refuses request bodies over ``max_body_bytes`` with 413, as JSON.
-
-    Checked before the body is read: a declared ``Content-Length`` at once, a
-    streamed body as it arrives. (FastAPI's own ``max_body_size`` answers an
-    oversized ``Content-Length`` in plain text, whatever the handlers say.)
-    """
-
-    max_body_bytes = 2 * 1024 * 1024
-
-    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-        handler = super().get_route_handler()
-        limit = self.max_body_bytes
-        too_large = f"the request body is larger than {limit} bytes"
-
-        async def limited(request: Request) -> Response:
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > limit:
-                raise HTTPException(413, too_large)
-            received = 0
-
-            async def receive() -> Message:
-                nonlocal received
-                message = await request.receive()
-                received += len(message.get("body", b""))
-                if received > limit:
-                    raise HTTPException(413, too_large)
-                return message
-
-            return await handler(Request(request.scope, receive))
-
-        return limited

@@ -12,6 +12,8 @@ The format is specified in ``docs/protocol.md``.
 
 from __future__ import annotations
 
+import json
+import re
 import zlib
 from collections import Counter as Tally
 from collections.abc import AsyncIterable
@@ -155,7 +157,23 @@ def parse(raw: bytes) -> list[Summary | Track | Identify]:
     try:
         return _BATCH.validate_json(raw)
     except ValidationError as exc:
+        if exc.errors(include_url=False)[0]["type"] != "json_invalid":
+            raise _problem(exc) from None
+    # pydantic's reader refuses an unpaired surrogate escape ("\ud800"), which JSON
+    # allows and end users' text can hold; Python's reader takes it, and storage
+    # replaces it (``storable``), so one odd attribute does not fail the batch.
+    try:
+        data = json.loads(raw, parse_constant=_no_constant)
+    except (ValueError, RecursionError):
+        raise BadRequest("the body is not valid JSON") from None
+    try:
+        return _BATCH.validate_python(data)
+    except ValidationError as exc:
         raise _problem(exc) from None
+
+
+def _no_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
 
 
 def _problem(exc: ValidationError) -> ApiError:
@@ -200,14 +218,38 @@ class Ingested:
         metrics.evaluations.inc(self.evaluations)
 
 
+def storable(value: Any) -> Any:
+    """``value`` with every string made storable alike on SQLite and PostgreSQL.
+
+    Events carry what end users typed; PostgreSQL refuses NUL in text and JSON, and
+    neither database takes an unpaired surrogate (JSON can escape one). Rather than
+    fail an SDK's whole batch for one user's odd attribute, such characters are
+    stored as U+FFFD, the replacement character, on both backends.
+    """
+    if isinstance(value, str):
+        return _scrub(value)
+    if isinstance(value, dict):
+        return {_scrub(str(k)): storable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [storable(v) for v in value]
+    return value
+
+
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def _scrub(text: str) -> str:
+    return _UNSTORABLE.sub("\ufffd", text)
+
+
 def store_batch(store: Store, env_id: int, events: list[Summary | Track | Identify]) -> Ingested:
     """Store a batch in one transaction. Blocking: run it in a worker thread."""
     received = now()
     counts = [
         {
             "environment_id": env_id,
-            "flag_key": counter.flag,
-            "variant": counter.variant,
+            "flag_key": storable(counter.flag),
+            "variant": storable(counter.variant),
             "period_start": event.start,
             "period_end": event.end,
             "count": counter.count,
@@ -233,11 +275,11 @@ def _custom_row(env_id: int, event: Track | Identify, received: datetime) -> dic
     return {
         "environment_id": env_id,
         "kind": event.kind,
-        "name": track.name if track else None,
-        "context_key": _context_key(event.context),
-        "context": event.context,
+        "name": storable(track.name) if track else None,
+        "context_key": storable(_context_key(event.context)),
+        "context": storable(event.context),
         "value": track.value if track else None,
-        "data": track.data if track else None,
+        "data": storable(track.data) if track else None,
         "at": event.at,
         "received_at": received,
     }

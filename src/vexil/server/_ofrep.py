@@ -121,7 +121,7 @@ def evaluate_one(
     detail = ruleset.evaluate(key, engine_context(context))
     if detail.error is not None:
         return 400, failure(key, detail)
-    return 200, success(key, flag, detail)
+    return 200, success(key, flag, detail, ruleset, kind)
 
 
 def evaluate_all(
@@ -141,33 +141,51 @@ def evaluate_all(
             continue
         detail = ruleset.evaluate(key, ctx)
         items.append(
-            failure(key, detail) if detail.error is not None else success(key, flag, detail)
+            failure(key, detail)
+            if detail.error is not None
+            else success(key, flag, detail, ruleset, kind)
         )
     return {"flags": items}
 
 
-def success(key: str, flag: Flag, detail: EvaluationDetail[Any]) -> dict[str, Any]:
+def success(
+    key: str,
+    flag: Flag,
+    detail: EvaluationDetail[Any],
+    ruleset: Ruleset,
+    kind: Literal["server", "client"],
+) -> dict[str, Any]:
     """``evaluationSuccess``. Without a value (off without an off variation, no default),
     ``value`` and ``variant`` are left out: OFREP's ``codeDefaultFlag``, which tells the
-    provider to use the application's default, as Vexil's SDK does."""
+    provider to use the application's default, as Vexil's SDK does. Nothing in it names
+    a flag the key of ``kind`` may not read."""
     out: dict[str, Any] = {"key": key, "reason": detail.reason.value}
     if detail.value is not None:
         out["value"] = detail.value
     if detail.variant is not None:
         out["variant"] = detail.variant
-    out["metadata"] = metadata(flag, detail)
+    out["metadata"] = metadata(flag, detail, ruleset, kind)
     return out
 
 
-def metadata(flag: Flag, detail: EvaluationDetail[Any]) -> dict[str, Any]:
-    """The flag's metadata, plus what the engine knows of this evaluation."""
+def metadata(
+    flag: Flag, detail: EvaluationDetail[Any], ruleset: Ruleset, kind: Literal["server", "client"]
+) -> dict[str, Any]:
+    """The flag's metadata, plus what the engine knows of this evaluation.
+
+    A client key may evaluate a client-side flag whose prerequisite is server-only;
+    the answer then says that a prerequisite failed, never which one.
+    """
     out: dict[str, Any] = dict(flag.metadata)
     if detail.rule_id is not None:
         out[META_PREFIX + "rule_id"] = detail.rule_id
     if detail.in_experiment:
         out[META_PREFIX + "in_experiment"] = True
-    if detail.prerequisite is not None:
-        out[META_PREFIX + "prerequisite"] = detail.prerequisite
+    prerequisite = detail.prerequisite
+    if prerequisite is not None:
+        other = ruleset.flags.get(prerequisite)
+        if other is not None and visible(other, kind):
+            out[META_PREFIX + "prerequisite"] = prerequisite
     return out
 
 

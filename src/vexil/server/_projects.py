@@ -8,13 +8,16 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, insert, select, update
 
+from vexil.flags._parse import KEY_PATTERN
+
 from ._auth import new_secret
 from ._credentials import digest
 from ._errors import BadRequest, Conflict, NotFound
 from ._store import Store, Tx, new_id, now
 from ._tables import environments, flags, projects, sdk_keys, targeting
 
-KEY_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}\Z")
+#: The engine's key pattern, which the OpenAPI document declares too.
+KEY_RE = re.compile(KEY_PATTERN + r"\Z")
 
 
 def check_key(key: str, field: str = "key") -> str:
@@ -83,6 +86,7 @@ def environment_json(row: Any) -> dict[str, Any]:
         "key": row.key,
         "name": row.name,
         "production": row.production,
+        "secure_mode": row.secure_mode,
         "revision": row.revision,
         "version": row.version,
         "created_at": row.created_at.isoformat(),
@@ -237,7 +241,10 @@ def update_environment(
         prow = project_row(tx.conn, project)
         row = environment_row(tx.conn, prow.id, key, lock=True)
         check_version(row.version, if_version)
-        values = {k: v for k, v in changes.items() if k in ("name", "production") and v is not None}
+        editable = ("name", "production", "secure_mode")
+        values = {k: v for k, v in changes.items() if k in editable and v is not None}
+        if "secure_mode" in values:
+            tx.keys_changed = True  # client keys' cached lookups carry the setting
         tx.conn.execute(
             update(environments)
             .where(environments.c.id == row.id)
@@ -289,6 +296,7 @@ def _insert_environment(tx: Tx, project_id: int, env: dict[str, Any]) -> int:
                 key=key,
                 name=env.get("name") or key,
                 production=bool(env.get("production", False)),
+                secure_mode=bool(env.get("secure_mode", False)),
                 revision=0,
                 version=1,
                 created_at=now(),

@@ -18,12 +18,20 @@ after ``Last-Event-ID``) and to catch up when it fell behind its feed: it joined
 while the feed was moving, or its client read so slowly that its backlog
 overflowed.
 
-The responses are Starlette ``StreamingResponse``\\s of pre-rendered bytes rather
-than sse-starlette's ``EventSourceResponse``: that one runs a ping task per stream,
+What a stream holds is bounded, whoever its client is. Its payloads are shared:
+a change is rendered once for every stream of its environment, and so is a
+``put``, once per revision (``Puts``), however many streams start meanwhile; a
+connection buffers at most about ``stream_buffer_bytes``, and a client that
+takes nothing for ``stream_send_timeout`` seconds is dropped
+(``_stream_response``). A key holds at most ``max_streams_per_key`` streams, and
+its streams end when it expires or is revoked (``_stream_keys``).
+
+The responses are ``StreamResponse``\\s of pre-rendered bytes rather than
+sse-starlette's ``EventSourceResponse``: that one runs a ping task per stream,
 polls for shutdown, and patches uvicorn's signal handler when it is imported.
 Here a stream is one generator that sends a heartbeat when it has been idle and
-ends when the broadcaster closes, and every stream of an environment shares the
-rendering. The wire format is specified in ``docs/protocol.md``.
+ends when the broadcaster closes. The wire format is specified in
+``docs/protocol.md``.
 """
 
 from __future__ import annotations
@@ -31,9 +39,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import threading
 import time
 from collections import deque
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncGenerator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,10 +51,14 @@ from sqlalchemy import Connection, func, select
 
 from vexil.flags import Document, Ruleset, parse_flag, parse_segment
 
+from ._auth import SdkCredential
 from ._bus import Change, Hub
 from ._errors import NotFound
 from ._metrics import Metrics
+from ._settings import Settings
 from ._store import Store, flag_document
+from ._stream_keys import StreamKeys
+from ._stream_response import StreamResponse
 from ._tables import changes, environments, flags, segments, targeting
 
 log = logging.getLogger("vexil.server.stream")
@@ -99,6 +112,14 @@ class Batch:
     def __post_init__(self) -> None:
         object.__setattr__(self, "whole", group([e for _, e in self.events], self.end))
 
+    @classmethod
+    def put(cls, revision: int, document: bytes) -> Batch:
+        """The ``put`` of ``document``: rendered in one piece, without an event copy besides."""
+        batch = cls(None, revision, ())
+        head = b"event: put\nid: %d\ndata: " % revision
+        object.__setattr__(batch, "whole", b"".join((head, document, b"\n\n")))
+        return batch
+
     def after(self, revision: int) -> bytes:
         """The events a client that has seen ``revision`` still needs, as one group."""
         if self.start is None or revision <= self.start:
@@ -118,7 +139,34 @@ def ruleset_bytes(store: Store, conn: Connection, env_id: int) -> tuple[int, byt
     return revision, body
 
 
-def read_since(store: Store, env_id: int, since: int | None) -> Batch:
+class Puts:
+    """The latest ``put`` of each environment with streams, shared by all of them.
+
+    A put carries the whole ruleset: rendered per stream, a thousand clients
+    starting at once would hold a thousand copies. Safe from any thread.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._puts: dict[int, Batch] = {}
+
+    def get(self, env_id: int, revision: int, document: bytes) -> Batch:
+        with self._lock:
+            latest = self._puts.get(env_id)
+            if latest is not None and latest.end == revision:
+                return latest
+            put = Batch.put(revision, document)
+            if latest is None or latest.end < revision:  # not for a reader behind the others
+                self._puts[env_id] = put
+            return put
+
+    def forget(self, env_id: int) -> None:
+        """The environment has no stream left here."""
+        with self._lock:
+            self._puts.pop(env_id, None)
+
+
+def read_since(store: Store, env_id: int, since: int | None, puts: Puts) -> Batch:
     """What a client that has seen revision ``since`` needs: the changes after it, or a put.
 
     A put when ``since`` is None, lies in the future, or is older than the change log.
@@ -136,7 +184,7 @@ def read_since(store: Store, env_id: int, since: int | None) -> Batch:
         if since is not None and since <= env.revision and _log_reaches(conn, env_id, since):
             return _changes(conn, env_id, env.project_id, since, env.revision)
         revision, body = ruleset_bytes(store, conn, env_id)
-    return Batch(None, revision, ((revision, sse("put", body)),))
+    return puts.get(env_id, revision, body)
 
 
 def _one_snapshot(conn: Connection) -> None:
@@ -228,13 +276,20 @@ def _event(kind: str, key: str, objects: dict[tuple[str, str], dict[str, Any]]) 
 
 
 class Subscriber:
-    """One stream's place in its feed: the revision its client has, and what is waiting."""
+    """One stream's place in its feed: the revision its client has, and what is waiting.
 
-    def __init__(self) -> None:
+    ``key`` is the digest of the stream's SDK key; ``ending`` says why the server
+    ended the stream early, if it did. The batches waiting are shared with the
+    other streams of the feed, never copied.
+    """
+
+    def __init__(self, key: str = "") -> None:
+        self.key = key
         self.revision = -1
         self.pending: deque[Batch] = deque(maxlen=BACKLOG)
         self.wake = asyncio.Event()
         self.closed = False
+        self.ending: str | None = None
 
     def offer(self, batch: Batch) -> None:
         self.pending.append(batch)
@@ -243,6 +298,12 @@ class Subscriber:
     def close(self) -> None:
         self.closed = True
         self.wake.set()
+
+    def end(self, reason: str) -> None:
+        """Close the stream early, for ``reason`` (a label of ``vexil_streams_ended_by_server``)."""
+        if not self.closed:
+            self.ending = reason
+            self.close()
 
     def take(self, batch: Batch) -> bytes:
         """The part of ``batch`` this client still needs; afterwards it has ``batch.end``."""
@@ -321,23 +382,28 @@ class Feed:
 class Broadcaster:
     """All the SDK streams of this process: feeds per environment, fed by the hub."""
 
-    def __init__(self, store: Store, hub: Hub, metrics: Metrics, heartbeat: float) -> None:
-        self.store, self.hub, self.metrics, self.heartbeat = store, hub, metrics, heartbeat
+    def __init__(self, store: Store, hub: Hub, metrics: Metrics, settings: Settings) -> None:
+        self.store, self.hub, self.metrics, self.settings = store, hub, metrics, settings
+        self.heartbeat = settings.heartbeat_seconds
         self.closed = False
+        self.puts = Puts()
+        self.keys = StreamKeys(store, metrics, settings.max_streams_per_key, settings.poll_seconds)
         self._feeds: dict[int, Feed] = {}
         self._queue: asyncio.Queue[Change] | None = None
         self._pump: asyncio.Task[None] | None = None
 
     def start(self) -> None:
-        """Follow the hub; call from the event loop that serves the streams."""
+        """Follow the hub and check keys; call from the event loop that serves the streams."""
         self._queue = self.hub.subscribe()
         self._pump = asyncio.create_task(self._follow_hub(self._queue), name="vexil-broadcaster")
+        self.keys.start()
 
     async def close(self) -> None:
         """End every stream now, so that a graceful shutdown need not wait for them."""
         self.closed = True
         for feed in list(self._feeds.values()):
             feed.close()
+        self.keys.stop()
         if self._pump is not None:
             self._pump.cancel()
         if self._queue is not None:
@@ -351,12 +417,28 @@ class Broadcaster:
                 feed.changed(change.revision)
 
     async def read(self, env_id: int, since: int | None) -> Batch:
-        return await anyio.to_thread.run_sync(read_since, self.store, env_id, since)
+        return await anyio.to_thread.run_sync(read_since, self.store, env_id, since, self.puts)
 
-    async def stream(self, env_id: int, last_event_id: int | None) -> AsyncIterator[bytes]:
-        """The bytes of one stream, until its client leaves or the server stops."""
+    def response(
+        self, credential: SdkCredential, last_event_id: int | None, headers: Mapping[str, str]
+    ) -> StreamResponse:
+        """The stream of ``credential``'s environment; 429 when its key holds the most already."""
+        subscriber = Subscriber(credential.digest)
+        self.keys.admit(subscriber, credential.expires_at)
+        return StreamResponse(
+            self.stream(credential.environment_id, last_event_id, subscriber),
+            send_timeout=self.settings.stream_send_timeout,
+            buffer_bytes=self.settings.stream_buffer_bytes,
+            on_drop=self.metrics.streams_ended.labels("send_timeout").inc,
+            on_close=lambda: self.keys.leave(subscriber),
+            headers=headers,
+        )
+
+    async def stream(
+        self, env_id: int, last_event_id: int | None, subscriber: Subscriber
+    ) -> AsyncGenerator[bytes, None]:
+        """The bytes of one stream, until its client leaves, it is ended, or the server stops."""
         feed = self._feeds.get(env_id) or self._feeds.setdefault(env_id, Feed(env_id, self))
-        subscriber = Subscriber()
         # Joining before the first read means no change can fall between the two.
         feed.subscribers.add(subscriber)
         self.metrics.open_streams.inc()
@@ -367,6 +449,8 @@ class Broadcaster:
             yield subscriber.take(first) or HEARTBEAT
             while (chunk := await self._next(feed, subscriber)) is not None:
                 yield chunk
+            if subscriber.ending is not None:
+                self.metrics.streams_ended.labels(subscriber.ending).inc()
         except NotFound:
             return
         except Exception:
@@ -398,4 +482,5 @@ class Broadcaster:
         feed.subscribers.discard(subscriber)
         if not feed.subscribers and self._feeds.get(feed.env_id) is feed:
             del self._feeds[feed.env_id]
+            self.puts.forget(feed.env_id)
         self.metrics.open_streams.dec()

@@ -25,6 +25,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.types import TypeDecorator
@@ -84,6 +85,8 @@ environments = Table(
     Column("key", String(200), nullable=False),
     Column("name", String(200), nullable=False),
     Column("production", Boolean, nullable=False, default=False),
+    #: OFREP with a client key must prove the targeting key with its HMAC (``_secure_mode``).
+    Column("secure_mode", Boolean, nullable=False, default=False, server_default=false()),
     Column("revision", Integer, nullable=False, default=0),
     Column("version", Integer, nullable=False, default=1),
     _now(),

@@ -9,30 +9,33 @@ and environments the admin role. Responses carry the resource's version as an
 from __future__ import annotations
 
 import math
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Path, Query, Response
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
+from vexil.flags._parse import KEY_PATTERN
 from vexil.server import _access, _flags, _projects, _segments
 from vexil.server._auth import Principal
 from vexil.server._deps import (
-    BodyLimitRoute,
     IfMatchDep,
     StoreDep,
     check_project_scope,
     require,
 )
 from vexil.server._errors import Forbidden, Unprocessable
+from vexil.server._openapi import etag
 from vexil.server._projects import project_row
+from vexil.server._routes import GuardedRoute
 from vexil.server._store import Store
 
 #: How deeply a request body may nest objects and arrays.
 MAX_DEPTH = 32
 
-#: Bodies over BodyLimitRoute.max_body_bytes (2 MiB) are refused with 413.
-router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=BodyLimitRoute)
+#: Credentials are checked before bodies are read; bodies are bounded by ``_limits``.
+router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=GuardedRoute)
 
 Viewer, Editor, Admin = require("viewer"), require("editor"), require("admin")
 
@@ -43,6 +46,40 @@ TextFilter = Annotated[str | None, Query(max_length=300, pattern=NO_NUL)]
 RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Name = Annotated[str | None, Field(max_length=200)]
+
+#: The engine's key pattern, declared in the schema; the services check it
+#: (``_projects.check_key``), so that a new key that does not match gets 400 naming
+#: the field, and a path or a reference with one names nothing (404).
+KEY = f"^{KEY_PATTERN}$"
+#: A project, environment, flag or segment key in a path.
+Key = Annotated[str, Path(json_schema_extra={"pattern": KEY})]
+#: The key of a new project, environment, flag or segment.
+NewKey = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": KEY})]
+#: A key naming an existing project or environment.
+KeyRef = Annotated[str, Field(json_schema_extra={"pattern": KEY})]
+
+#: How a time in a query starts: a date. Text only, from year 1 to 9999, as ISO 8601 can
+#: spell it; a bare number (which the lax parser would take for a Unix time) is refused.
+TIME_PATTERN = "^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+_TIME_START = re.compile(TIME_PATTERN)
+
+
+def _iso_time(value: Any) -> Any:
+    if isinstance(value, str) and not _TIME_START.match(value):
+        raise ValueError("a time is ISO 8601 text, such as 2026-11-22T04:13:38Z")
+    return value
+
+
+Time = Annotated[datetime | None, BeforeValidator(_iso_time)]
+ISO: dict[str, Any] = {"json_schema_extra": {"pattern": TIME_PATTERN}}
+
+#: The responses of routes that answer a versioned resource: its version in the ETag.
+VERSIONED: dict[int | str, Any] = {200: etag()}
+CREATED: dict[int | str, Any] = {201: etag()}
+#: A segment's PUT creates it (201) or replaces it (200).
+PUT: dict[int | str, Any] = {**VERSIONED, **CREATED}
+#: A project named in a body or a filter, that does not exist.
+NO_PROJECT: dict[int | str, Any] = {404: {"description": "No such project (project)"}}
 
 
 def check_storable(data: Any) -> None:
@@ -80,7 +117,8 @@ def _check_text(text: str, path: str) -> None:
 
 
 class Body(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # Strict: 0 is not false, nor 5 a description; unknown fields are mistakes.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     @model_validator(mode="before")
     @classmethod
@@ -90,7 +128,7 @@ class Body(BaseModel):
 
 
 class ProjectIn(Body):
-    key: str = Field(min_length=1, max_length=200)
+    key: NewKey
     name: Name = None
     description: str = ""
 
@@ -101,18 +139,21 @@ class ProjectPatch(Body):
 
 
 class EnvironmentIn(Body):
-    key: str = Field(min_length=1, max_length=200)
+    key: NewKey
     name: Name = None
     production: bool = False
+    #: OFREP with a client key must send the targeting key's HMAC (docs/server.md).
+    secure_mode: bool = False
 
 
 class EnvironmentPatch(Body):
     name: Name = None
     production: bool | None = None
+    secure_mode: bool | None = None
 
 
 class FlagIn(Body):
-    key: str = Field(min_length=1, max_length=200)
+    key: NewKey
     name: Name = None
     description: str = ""
     tags: list[str] = []
@@ -153,8 +194,8 @@ class ToggleIn(Body):
 
 
 class PromoteIn(Body):
-    source: str
-    target: str
+    source: KeyRef
+    target: KeyRef
     comment: str = ""
 
 
@@ -168,7 +209,7 @@ class SegmentIn(Body):
 
 
 class SegmentCreate(SegmentIn):
-    key: str = Field(min_length=1, max_length=200)
+    key: NewKey
 
 
 class RotateIn(Body):
@@ -179,7 +220,7 @@ class RotateIn(Body):
 class TokenIn(Body):
     name: str = Field(min_length=1, max_length=_access.MAX_NAME)
     role: str = Field(pattern="^(viewer|editor|admin)$")
-    project: str | None = None
+    project: KeyRef | None = None
 
 
 class UserIn(Body):
@@ -231,7 +272,12 @@ def list_projects(store: StoreDep, who: Principal = Viewer) -> list[dict[str, An
         return [p for p in items if project_row(conn, p["key"]).id == who.project_id]
 
 
-@router.post("/projects", status_code=201, summary="Create a project with its environments")
+@router.post(
+    "/projects",
+    status_code=201,
+    summary="Create a project with its environments",
+    responses=CREATED,
+)
 def create_project(
     body: ProjectIn, store: StoreDep, response: Response, who: Principal = Admin
 ) -> dict[str, Any]:
@@ -241,17 +287,19 @@ def create_project(
     )
 
 
-@router.get("/projects/{project}", summary="Get a project")
+@router.get("/projects/{project}", summary="Get a project", responses=VERSIONED)
 def get_project(
-    project: str, store: StoreDep, response: Response, who: Principal = Viewer
+    project: Key, store: StoreDep, response: Response, who: Principal = Viewer
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     return _versioned(response, _projects.get_project(store, project))
 
 
-@router.patch("/projects/{project}", summary="Change a project's name or description")
+@router.patch(
+    "/projects/{project}", summary="Change a project's name or description", responses=VERSIONED
+)
 def update_project(
-    project: str,
+    project: Key,
     body: ProjectPatch,
     store: StoreDep,
     response: Response,
@@ -265,7 +313,7 @@ def update_project(
 
 
 @router.delete("/projects/{project}", status_code=204, summary="Delete a project and all it holds")
-def delete_project(project: str, store: StoreDep, who: Principal = Admin) -> Response:
+def delete_project(project: Key, store: StoreDep, who: Principal = Admin) -> Response:
     _scoped(store, who, project)
     _projects.delete_project(store, who.actor, project)
     return Response(status_code=204)
@@ -276,15 +324,20 @@ def delete_project(project: str, store: StoreDep, who: Principal = Admin) -> Res
 
 @router.get("/projects/{project}/environments", summary="List a project's environments")
 def list_environments(
-    project: str, store: StoreDep, who: Principal = Viewer
+    project: Key, store: StoreDep, who: Principal = Viewer
 ) -> list[dict[str, Any]]:
     _scoped(store, who, project)
     return _projects.list_environments(store, project)
 
 
-@router.post("/projects/{project}/environments", status_code=201, summary="Create an environment")
+@router.post(
+    "/projects/{project}/environments",
+    status_code=201,
+    summary="Create an environment",
+    responses=CREATED,
+)
 def create_environment(
-    project: str, body: EnvironmentIn, store: StoreDep, response: Response, who: Principal = Admin
+    project: Key, body: EnvironmentIn, store: StoreDep, response: Response, who: Principal = Admin
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     return _versioned(
@@ -292,18 +345,24 @@ def create_environment(
     )
 
 
-@router.get("/projects/{project}/environments/{env}", summary="Get an environment")
+@router.get(
+    "/projects/{project}/environments/{env}", summary="Get an environment", responses=VERSIONED
+)
 def get_environment(
-    project: str, env: str, store: StoreDep, response: Response, who: Principal = Viewer
+    project: Key, env: Key, store: StoreDep, response: Response, who: Principal = Viewer
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     return _versioned(response, _projects.get_environment(store, project, env))
 
 
-@router.patch("/projects/{project}/environments/{env}", summary="Rename or (un)mark production")
+@router.patch(
+    "/projects/{project}/environments/{env}",
+    summary="Rename, (un)mark production, turn secure mode on or off",
+    responses=VERSIONED,
+)
 def update_environment(
-    project: str,
-    env: str,
+    project: Key,
+    env: Key,
     body: EnvironmentPatch,
     store: StoreDep,
     response: Response,
@@ -318,7 +377,7 @@ def update_environment(
 @router.delete(
     "/projects/{project}/environments/{env}", status_code=204, summary="Delete an environment"
 )
-def delete_environment(project: str, env: str, store: StoreDep, who: Principal = Admin) -> Response:
+def delete_environment(project: Key, env: Key, store: StoreDep, who: Principal = Admin) -> Response:
     _scoped(store, who, project)
     _projects.delete_environment(store, who.actor, project, env)
     return Response(status_code=204)
@@ -326,7 +385,7 @@ def delete_environment(project: str, env: str, store: StoreDep, who: Principal =
 
 @router.get("/projects/{project}/environments/{env}/keys", summary="The environment's SDK keys")
 def list_keys(
-    project: str, env: str, store: StoreDep, who: Principal = Admin
+    project: Key, env: Key, store: StoreDep, who: Principal = Admin
 ) -> list[dict[str, Any]]:
     _scoped(store, who, project)
     return _projects.list_keys(store, project, env)
@@ -337,7 +396,7 @@ def list_keys(
     summary="A new SDK key; the old ones keep working for the overlap",
 )
 def rotate_key(
-    project: str, env: str, body: RotateIn, store: StoreDep, who: Principal = Admin
+    project: Key, env: Key, body: RotateIn, store: StoreDep, who: Principal = Admin
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     return _projects.rotate_key(store, who.actor, project, env, body.kind, body.overlap_seconds)
@@ -350,7 +409,7 @@ def rotate_key(
     "/projects/{project}/flags", summary="List flags, with their on/off in each environment"
 )
 def list_flags(
-    project: str,
+    project: Key,
     store: StoreDep,
     who: Principal = Viewer,
     q: str | None = Query(
@@ -364,27 +423,38 @@ def list_flags(
     return _flags.list_flags(store, project, query=q, tag=tag, limit=limit, offset=offset)
 
 
-@router.post("/projects/{project}/flags", status_code=201, summary="Create a flag (off everywhere)")
+@router.post(
+    "/projects/{project}/flags",
+    status_code=201,
+    summary="Create a flag (off everywhere)",
+    responses=CREATED,
+)
 def create_flag(
-    project: str, body: FlagIn, store: StoreDep, response: Response, who: Principal = Editor
+    project: Key, body: FlagIn, store: StoreDep, response: Response, who: Principal = Editor
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     data = body.model_dump(exclude_none=True)
     return _versioned(response, _flags.create_flag(store, who.actor, project, data))
 
 
-@router.get("/projects/{project}/flags/{key}", summary="Get a flag with its targeting everywhere")
+@router.get(
+    "/projects/{project}/flags/{key}",
+    summary="Get a flag with its targeting everywhere",
+    responses=VERSIONED,
+)
 def get_flag(
-    project: str, key: str, store: StoreDep, response: Response, who: Principal = Viewer
+    project: Key, key: Key, store: StoreDep, response: Response, who: Principal = Viewer
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     return _versioned(response, _flags.get_flag(store, project, key))
 
 
-@router.patch("/projects/{project}/flags/{key}", summary="Change a flag's shared fields")
+@router.patch(
+    "/projects/{project}/flags/{key}", summary="Change a flag's shared fields", responses=VERSIONED
+)
 def update_flag(
-    project: str,
-    key: str,
+    project: Key,
+    key: Key,
     body: FlagPatch,
     store: StoreDep,
     response: Response,
@@ -397,7 +467,7 @@ def update_flag(
 
 
 @router.delete("/projects/{project}/flags/{key}", status_code=204, summary="Delete a flag")
-def delete_flag(project: str, key: str, store: StoreDep, who: Principal = Editor) -> Response:
+def delete_flag(project: Key, key: Key, store: StoreDep, who: Principal = Editor) -> Response:
     _scoped(store, who, project)
     _flags.delete_flag(store, who.actor, project, key)
     return Response(status_code=204)
@@ -406,10 +476,11 @@ def delete_flag(project: str, key: str, store: StoreDep, who: Principal = Editor
 @router.post(
     "/projects/{project}/flags/{key}/promote",
     summary="Copy a flag's targeting from one environment to another",
+    responses=VERSIONED,
 )
 def promote(
-    project: str,
-    key: str,
+    project: Key,
+    key: Key,
     body: PromoteIn,
     store: StoreDep,
     response: Response,
@@ -420,21 +491,27 @@ def promote(
     return _versioned(response, result)
 
 
-@router.get("/projects/{project}/environments/{env}/flags/{key}", summary="A flag's targeting")
+@router.get(
+    "/projects/{project}/environments/{env}/flags/{key}",
+    summary="A flag's targeting",
+    responses=VERSIONED,
+)
 def get_targeting(
-    project: str, env: str, key: str, store: StoreDep, response: Response, who: Principal = Viewer
+    project: Key, env: Key, key: Key, store: StoreDep, response: Response, who: Principal = Viewer
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     return _versioned(response, _flags.get_targeting(store, project, env, key))
 
 
 @router.put(
-    "/projects/{project}/environments/{env}/flags/{key}", summary="Replace a flag's targeting"
+    "/projects/{project}/environments/{env}/flags/{key}",
+    summary="Replace a flag's targeting",
+    responses=VERSIONED,
 )
 def replace_targeting(
-    project: str,
-    env: str,
-    key: str,
+    project: Key,
+    env: Key,
+    key: Key,
     body: TargetingIn,
     store: StoreDep,
     response: Response,
@@ -450,12 +527,14 @@ def replace_targeting(
 
 
 @router.post(
-    "/projects/{project}/environments/{env}/flags/{key}/toggle", summary="Turn a flag on or off"
+    "/projects/{project}/environments/{env}/flags/{key}/toggle",
+    summary="Turn a flag on or off",
+    responses=VERSIONED,
 )
 def toggle(
-    project: str,
-    env: str,
-    key: str,
+    project: Key,
+    env: Key,
+    key: Key,
     body: ToggleIn,
     store: StoreDep,
     response: Response,
@@ -472,18 +551,21 @@ def toggle(
 
 @router.get("/projects/{project}/environments/{env}/segments", summary="List segments")
 def list_segments(
-    project: str, env: str, store: StoreDep, who: Principal = Viewer
+    project: Key, env: Key, store: StoreDep, who: Principal = Viewer
 ) -> list[dict[str, Any]]:
     _scoped(store, who, project)
     return _segments.list_segments(store, project, env)
 
 
 @router.post(
-    "/projects/{project}/environments/{env}/segments", status_code=201, summary="Create a segment"
+    "/projects/{project}/environments/{env}/segments",
+    status_code=201,
+    summary="Create a segment",
+    responses=CREATED,
 )
 def create_segment(
-    project: str,
-    env: str,
+    project: Key,
+    env: Key,
     body: SegmentCreate,
     store: StoreDep,
     response: Response,
@@ -497,21 +579,27 @@ def create_segment(
     return _versioned(response, result)
 
 
-@router.get("/projects/{project}/environments/{env}/segments/{key}", summary="Get a segment")
+@router.get(
+    "/projects/{project}/environments/{env}/segments/{key}",
+    summary="Get a segment",
+    responses=VERSIONED,
+)
 def get_segment(
-    project: str, env: str, key: str, store: StoreDep, response: Response, who: Principal = Viewer
+    project: Key, env: Key, key: Key, store: StoreDep, response: Response, who: Principal = Viewer
 ) -> dict[str, Any]:
     _scoped(store, who, project)
     return _versioned(response, _segments.get_segment(store, project, env, key))
 
 
 @router.put(
-    "/projects/{project}/environments/{env}/segments/{key}", summary="Create or replace a segment"
+    "/projects/{project}/environments/{env}/segments/{key}",
+    summary="Create or replace a segment",
+    responses=PUT,
 )
 def put_segment(
-    project: str,
-    env: str,
-    key: str,
+    project: Key,
+    env: Key,
+    key: Key,
     body: SegmentIn,
     store: StoreDep,
     response: Response,
@@ -533,7 +621,7 @@ def put_segment(
     summary="Delete a segment no flag uses",
 )
 def delete_segment(
-    project: str, env: str, key: str, store: StoreDep, who: Principal = Editor
+    project: Key, env: Key, key: Key, store: StoreDep, who: Principal = Editor
 ) -> Response:
     _scoped(store, who, project)
     _segments.delete_segment(store, who.actor, project, env, key)
@@ -548,7 +636,12 @@ def list_tokens(store: StoreDep, who: Principal = Admin) -> list[dict[str, Any]]
     return _access.list_tokens(store, who.project_id)
 
 
-@router.post("/tokens", status_code=201, summary="Create an API token; its secret is shown once")
+@router.post(
+    "/tokens",
+    status_code=201,
+    summary="Create an API token; its secret is shown once",
+    responses=NO_PROJECT,
+)
 def create_token(body: TokenIn, store: StoreDep, who: Principal = Admin) -> dict[str, Any]:
     if body.project is None:
         _unscoped(who, "create tokens for every project")
@@ -590,7 +683,7 @@ def delete_user(user_id: RowId, store: StoreDep, who: Principal = Admin) -> Resp
     return Response(status_code=204)
 
 
-@router.get("/audit", summary="The audit log, newest first")
+@router.get("/audit", summary="The audit log, newest first", responses=NO_PROJECT)
 def audit(
     store: StoreDep,
     who: Principal = Viewer,
@@ -598,8 +691,8 @@ def audit(
     flag: TextFilter = None,
     environment: TextFilter = None,
     actor: TextFilter = None,
-    since: Annotated[datetime | None, Query(description="From this time (UTC if naive)")] = None,
-    until: Annotated[datetime | None, Query(description="Before this time")] = None,
+    since: Annotated[Time, Query(description="From this time (UTC if naive)", **ISO)] = None,
+    until: Annotated[Time, Query(description="Before this time (UTC if naive)", **ISO)] = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
 ) -> dict[str, Any]:

@@ -12,20 +12,38 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Body, Query, Response
 
 from vexil.server import _flagd_io
-from vexil.server._api.admin import Editor, Viewer, check_storable
+from vexil.server._api.admin import Editor, Key, Viewer, check_storable
 from vexil.server._auth import Principal
-from vexil.server._deps import BodyLimitRoute, IfMatchDep, StoreDep, check_project_scope
+from vexil.server._deps import IfMatchDep, StoreDep, check_project_scope
 from vexil.server._errors import Unprocessable
 from vexil.server._json import JSONResponse
+from vexil.server._openapi import etag
 from vexil.server._projects import project_row
+from vexil.server._routes import GuardedRoute
 from vexil.server._store import Store
 
 __all__ = ["router"]
 
-#: Bodies over BodyLimitRoute.max_body_bytes (2 MiB) are refused with 413.
-router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=BodyLimitRoute)
+#: Credentials are checked before bodies are read; bodies are bounded by ``_limits``.
+router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=GuardedRoute)
 
 ENVIRONMENT = "/projects/{project}/environments/{env}"
+
+REVISION = "The environment's revision, for If-Match"
+EXPORTED: dict[str, Any] = {
+    "headers": {
+        **etag(REVISION)["headers"],
+        "Content-Disposition": {
+            "description": 'attachment; filename="PROJECT-ENV.flagd.json"',
+            "required": True,
+            "schema": {"type": "string"},
+        },
+        "Vexil-Skipped-Flags": {
+            "description": "With skip_unsupported: the flags left out, comma-separated",
+            "schema": {"type": "string"},
+        },
+    }
+}
 
 
 def _scoped(store: Store, who: Principal, project: str) -> None:
@@ -36,10 +54,11 @@ def _scoped(store: Store, who: Principal, project: str) -> None:
 @router.post(
     f"{ENVIRONMENT}/import/flagd",
     summary="Import a flagd document: create or update its flags, in one transaction",
+    responses={200: etag(REVISION)},
 )
 def import_flagd(
-    project: str,
-    env: str,
+    project: Key,
+    env: Key,
     document: Annotated[Any, Body(description="A flagd flag-definition document (its JSON form)")],
     store: StoreDep,
     response: Response,
@@ -77,10 +96,11 @@ def import_flagd(
     f"{ENVIRONMENT}/export/flagd",
     summary="The environment's flags as a flagd document",
     response_model=None,
+    responses={200: EXPORTED},
 )
 def export_flagd(
-    project: str,
-    env: str,
+    project: Key,
+    env: Key,
     store: StoreDep,
     skip_unsupported: Annotated[
         bool, Query(description="Leave out the flags flagd cannot express, instead of 422")

@@ -12,10 +12,12 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Request, Response
 
-from vexil.server import _ofrep
+from vexil.server import _ofrep, _secure_mode
 from vexil.server._deps import SdkKeyDep, StoreDep
+from vexil.server._openapi import etag, ofrep_content
+from vexil.server._routes import GuardedRoute
 
-router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"])
+router = APIRouter(prefix="/ofrep/v1", tags=["ofrep"], route_class=GuardedRoute)
 
 
 async def raw_body(request: Request) -> bytes:
@@ -43,7 +45,21 @@ _REQUEST = {
 }
 _AUTH: dict[int | str, dict[str, Any]] = {
     401: {"description": "No SDK key, or an invalid one (Vexil's error body)"},
+    403: {
+        "description": "Secure mode: a client key without the targeting key's HMAC in "
+        "X-Vexil-Secure-Hash, or with a wrong one (Vexil's error body)"
+    },
 }
+
+#: The targeting key's HMAC, which secure mode requires of client keys (``_secure_mode``).
+SecureHashDep = Annotated[
+    str | None,
+    Header(
+        alias=_secure_mode.HEADER,
+        description="HMAC-SHA256 of the targeting key (Client.secure_mode_hash); "
+        "required with a client key when the environment is in secure mode",
+    ),
+]
 
 
 def _answer(
@@ -59,20 +75,35 @@ def _answer(
     summary="Evaluate one flag for a context (OFREP)",
     openapi_extra=_REQUEST,
     responses={
-        200: {"description": "serverEvaluationSuccess: key, value, reason, variant, metadata"},
-        400: {"description": "evaluationFailure: PARSE_ERROR, INVALID_CONTEXT, ..."},
-        404: {"description": "flagNotFound (also a server-side flag asked with a client key)"},
+        200: {
+            "description": "serverEvaluationSuccess: key, value, reason, variant, metadata",
+            **ofrep_content("OfrepEvaluationSuccess"),
+        },
+        400: {
+            "description": "evaluationFailure: PARSE_ERROR, INVALID_CONTEXT, ...",
+            **ofrep_content("OfrepEvaluationFailure"),
+        },
+        404: {
+            "description": "flagNotFound (also a server-side flag asked with a client key)",
+            **ofrep_content("OfrepFlagNotFound"),
+        },
         **_AUTH,
     },
 )
 async def evaluate_flag(
-    key: str, body: BodyDep, store: StoreDep, credential: SdkKeyDep
+    key: str,
+    body: BodyDep,
+    store: StoreDep,
+    credential: SdkKeyDep,
+    secure_hash: SecureHashDep = None,
 ) -> Response:
     # Async: evaluating one flag takes microseconds, far less than a thread hop.
     try:
         context = _ofrep.read_context(body)
     except _ofrep.RequestError as exc:
         return _answer(400, exc.body(key))
+    if credential.secure_mode is not None:
+        _secure_mode.check(credential.secure_mode, secure_hash, context)
     env_id = credential.environment_id
     _, ruleset = await store.latest(env_id)
     status, payload = _ofrep.evaluate_one(ruleset, key, context, credential.kind)
@@ -84,9 +115,19 @@ async def evaluate_flag(
     summary="Evaluate every flag the key may see for a context (OFREP bulk)",
     openapi_extra=_REQUEST,
     responses={
-        200: {"description": "bulkEvaluationSuccess, with an ETag"},
-        304: {"description": "Same ruleset and context as the ETag in If-None-Match"},
-        400: {"description": "bulkEvaluationFailure: PARSE_ERROR or INVALID_CONTEXT"},
+        200: {
+            "description": "bulkEvaluationSuccess, with an ETag",
+            **ofrep_content("OfrepBulkEvaluationSuccess"),
+            **etag("The ruleset, key kind and context answered, for If-None-Match"),
+        },
+        304: {
+            "description": "Same ruleset and context as the ETag in If-None-Match",
+            **etag("The ruleset, key kind and context answered, for If-None-Match"),
+        },
+        400: {
+            "description": "bulkEvaluationFailure: PARSE_ERROR or INVALID_CONTEXT",
+            **ofrep_content("OfrepBulkEvaluationFailure"),
+        },
         **_AUTH,
     },
 )
@@ -95,11 +136,14 @@ def evaluate_flags(
     store: StoreDep,
     credential: SdkKeyDep,
     if_none_match: Annotated[str | None, Header()] = None,
+    secure_hash: SecureHashDep = None,
 ) -> Response:
     try:
         context = _ofrep.read_context(body)
     except _ofrep.RequestError as exc:
         return _answer(400, exc.body())
+    if credential.secure_mode is not None:
+        _secure_mode.check(credential.secure_mode, secure_hash, context)
     env_id = credential.environment_id
     revision, ruleset = store.current(env_id)
     etag = _ofrep.bulk_etag(env_id, revision, credential.kind, context)

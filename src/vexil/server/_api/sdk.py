@@ -14,9 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from vexil.server._deps import ServerKeyDep, StoreDep
 from vexil.server._events import decode, parse, read_limited, store_batch
 from vexil.server._json import JSONResponse
+from vexil.server._openapi import etag, retry_after
+from vexil.server._routes import GuardedRoute
 from vexil.server._stream import Broadcaster, compact_json
 
-router = APIRouter(prefix="/sdk/v1", tags=["sdk"])
+router = APIRouter(prefix="/sdk/v1", tags=["sdk"], route_class=GuardedRoute)
+
+
+_RULESET_ETAG = "The environment and revision of the ruleset, for If-None-Match"
 
 
 def ruleset_etag(environment_id: int, revision: int) -> str:
@@ -26,7 +31,10 @@ def ruleset_etag(environment_id: int, revision: int) -> str:
 @router.get(
     "/ruleset",
     summary="The environment's whole ruleset, in the flag document format",
-    responses={304: {"description": "Not modified since the ETag in If-None-Match"}},
+    responses={
+        200: etag(_RULESET_ETAG),
+        304: {"description": "Not modified since the ETag in If-None-Match", **etag(_RULESET_ETAG)},
+    },
 )
 async def ruleset(request: Request, store: StoreDep, credential: ServerKeyDep) -> Response:
     env_id = credential.environment_id
@@ -47,7 +55,13 @@ def _etags(header: str) -> set[str]:
     "/stream",
     summary="Server-Sent Events: the whole ruleset (put), then each change (patch, delete)",
     response_class=StreamingResponse,
-    responses={200: {"content": {"text/event-stream": {}}}},
+    responses={
+        200: {"content": {"text/event-stream": {}}},
+        429: {
+            "description": "The key holds max_streams_per_key open streams already",
+            **retry_after(),
+        },
+    },
 )
 async def stream(
     request: Request,
@@ -55,10 +69,9 @@ async def stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     broadcaster: Broadcaster = request.app.state.broadcaster
-    events = broadcaster.stream(credential.environment_id, _revision(last_event_id))
     # no-cache and X-Accel-Buffering: proxies must pass each event on at once.
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
-    return StreamingResponse(events, media_type="text/event-stream", headers=headers)
+    return broadcaster.response(credential, _revision(last_event_id), headers)
 
 
 def _revision(last_event_id: str | None) -> int | None:
@@ -71,6 +84,12 @@ def _revision(last_event_id: str | None) -> int | None:
     "/events",
     status_code=202,
     summary="A batch of evaluation summaries, track and identify events (JSON, maybe gzip)",
+    responses={
+        400: {"description": "The body is not valid JSON, or not valid gzip"},
+        413: {"description": "The body, as sent or decompressed, is over max_event_bytes"},
+        415: {"description": "A Content-Encoding other than gzip or none"},
+        422: {"description": "An event that does not fit the format (field names it)"},
+    },
 )
 async def events(request: Request, store: StoreDep, credential: ServerKeyDep) -> Response:
     limit: int = request.app.state.settings.max_event_bytes

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, date, datetime, timedelta
@@ -37,6 +36,14 @@ from vexil.server.web._common import (
     render,
     require_role,
     store_of,
+)
+from vexil.server.web._forms import (
+    MAX_PAGE,
+    clamped_number,
+    json_number,
+    read_form,
+    version_field,
+    whole_number,
 )
 from vexil.server.web._sessions import Session
 
@@ -119,15 +126,8 @@ def _problem(
     return {field if field in set(fields) else "form": message}
 
 
-def _int(text: str | None, default: int = 0) -> int:
-    try:
-        return int(text or "")
-    except ValueError:
-        return default
-
-
 def _page_number(text: str) -> int:
-    return min(max(_int(text, 1), 1), 10**6)
+    return clamped_number(text, low=1, high=MAX_PAGE, default=1)
 
 
 def _when(moment: str | None) -> str:
@@ -369,11 +369,11 @@ def history_page(
 
 def _audit_entry(store: Store, project: str, key: str, entry_id: str) -> dict[str, Any]:
     """One entry of a flag's history (its targeting's or its own), or NotFound."""
-    number = _int(entry_id, -1)
+    number = whole_number(entry_id, low=1)
     with store.read() as conn:
         prow = _projects.project_row(conn, project)
         row = None
-        if 0 < number < 2**31:
+        if number is not None:
             row = conn.execute(
                 select(audit_log, environments.c.key.label("env_key"))
                 .outerjoin(environments, environments.c.id == audit_log.c.environment_id)
@@ -492,7 +492,7 @@ def revert(
     current_version = _version_of(current)
     if confirm == "yes":
         # Reverting over later changes: only onto the state the person saw and confirmed.
-        expected: int | None = _int(version, -1)
+        expected = version_field(version, required=True)
     elif current_version == _version_of(entry["after"]):
         expected = current_version
     else:
@@ -586,8 +586,9 @@ def audit_page(
             environment=filters["environment"] or None,
             actor=filters["actor"] or None,
             since=datetime.combine(start, datetime.min.time(), UTC) if start else None,
+            # Until the end of that day; the last day there is has no day after it.
             until=datetime.combine(end + timedelta(days=1), datetime.min.time(), UTC)
-            if end
+            if end and end < date.max
             else None,
             limit=PAGE_SIZE + 1,
             offset=(number - 1) * PAGE_SIZE,
@@ -709,13 +710,14 @@ def _value_text(value: Any) -> str:
 
 def _value_of(text: str) -> Any:
     """A typed value: JSON numbers, booleans and "quoted strings"; anything else is text."""
+    number = json_number(text)
+    if number is not None:
+        return number
     try:
         value = json.loads(text)
     except ValueError:
         return text
-    if isinstance(value, bool | str) or (isinstance(value, int | float) and math.isfinite(value)):
-        return value
-    return text
+    return value if isinstance(value, bool | str) else text
 
 
 def _segment_form(segment: Mapping[str, Any]) -> dict[str, Any]:
@@ -759,9 +761,10 @@ def _posted_segment(form: FormData) -> dict[str, Any]:
         return value if isinstance(value, str) else ""
 
     rules = []
-    for i in range(min(max(_int(text("rules")), 0), MAX_RULES)):
+    for i in range(clamped_number(text("rules"), low=0, high=MAX_RULES, default=0)):
         clauses = []
-        for j in range(min(max(_int(text(f"rules-{i}-clauses")), 0), MAX_CLAUSES)):
+        count = clamped_number(text(f"rules-{i}-clauses"), low=0, high=MAX_CLAUSES, default=0)
+        for j in range(count):
             prefix = f"rules-{i}-clauses-{j}-"
             clauses.append(
                 {
@@ -893,7 +896,7 @@ def _segment_editor(
 async def save_segment(
     request: Request, session: SessionDep, project: str, key: str, env: str = ""
 ) -> Response:
-    form = await request.form()
+    form = await read_form(request)
     return await run_in_threadpool(_save_segment, request, session, project, key, env, form)
 
 
@@ -920,7 +923,7 @@ def _save_segment(
             env_key,
             key,
             _segment_data(form),
-            _int(form["version"], -1),
+            version_field(form["version"], required=True),
             comment=str(posted.get("comment") or "").strip()[:1000],
         )
     except ApiError as exc:
@@ -941,22 +944,29 @@ def _save_segment(
 
 
 def _edit_rules(rules: list[dict[str, Any]], action: str) -> None:
-    """Add or remove a rule or a condition, as the editor's buttons ask."""
-    parts = action.split(":")
-    numbers = [_int(p, -1) for p in parts[1:]]
+    """Add or remove a rule or a condition, as the editor's buttons ask.
+
+    ``action`` is ``verb:rule[:condition]``, positions counted from 0; a position
+    that is not one of the form's does nothing.
+    """
+    verb, *places = action.split(":")
     blank = {"attribute": "", "op": "in", "values": "", "negate": False}
-    if parts[0] == "add-rule" and len(rules) < MAX_RULES:
-        rules.append({"id": "", "description": "", "clauses": [dict(blank)]})
-    elif parts[0] == "remove-rule" and len(numbers) == 1 and 0 <= numbers[0] < len(rules):
-        del rules[numbers[0]]
-    elif parts[0] == "add-clause" and len(numbers) == 1 and 0 <= numbers[0] < len(rules):
-        clauses = rules[numbers[0]]["clauses"]
-        if len(clauses) < MAX_CLAUSES:
-            clauses.append(dict(blank))
-    elif parts[0] == "remove-clause" and len(numbers) == 2 and 0 <= numbers[0] < len(rules):
-        clauses = rules[numbers[0]]["clauses"]
-        if 0 <= numbers[1] < len(clauses):
-            del clauses[numbers[1]]
+    if verb == "add-rule":
+        if len(rules) < MAX_RULES:
+            rules.append({"id": "", "description": "", "clauses": [dict(blank)]})
+        return
+    rule = whole_number(places[0], high=len(rules) - 1) if places else None
+    if rule is None:
+        return
+    clauses = rules[rule]["clauses"]
+    if verb == "remove-rule" and len(places) == 1:
+        del rules[rule]
+    elif verb == "add-clause" and len(places) == 1 and len(clauses) < MAX_CLAUSES:
+        clauses.append(dict(blank))
+    elif verb == "remove-clause" and len(places) == 2:
+        clause = whole_number(places[1], high=len(clauses) - 1)
+        if clause is not None:
+            del clauses[clause]
 
 
 @router.post("/projects/{project}/segments/{key}/delete")
@@ -1140,11 +1150,13 @@ def rotate_key(
 ) -> Response:
     check_csrf(session, csrf)
     require_role(session, "admin")
-    seconds = _int(overlap, -1)
+    seconds = whole_number(overlap)
     if confirm != "yes":
         errors = {"confirm": "Tick the box to confirm the rotation."}
-        return _rotate_page(request, project, env, kind, max(seconds, 0), errors, 400)
+        return _rotate_page(request, project, env, kind, seconds or 0, errors, 400)
     try:
+        if seconds is None:
+            raise BadRequest("the overlap is not a number of seconds", field="overlap")
         _projects.rotate_key(
             store_of(request), session.principal.actor, project, env, kind, seconds
         )
@@ -1152,7 +1164,7 @@ def rotate_key(
         errors = _problem(exc, ("overlap", "kind"), {"overlap_seconds": "overlap"})
         if "overlap" in errors:
             errors["overlap"] = "Choose when the old key stops working: now, or up to 30 days."
-        return _rotate_page(request, project, env, kind, max(seconds, 0), errors, exc.status)
+        return _rotate_page(request, project, env, kind, seconds or 0, errors, exc.status)
     if seconds == 0:
         old = "The old key has stopped working."
     else:
@@ -1219,9 +1231,9 @@ def revoke_token(
 ) -> Response:
     check_csrf(session, csrf)
     require_role(session, "admin")
-    number = _int(token_id, -1)
+    number = whole_number(token_id)
     names = {t["id"]: t["name"] for t in _access.list_tokens(store_of(request))}
-    if number not in names:
+    if number is None or number not in names:
         raise NotFound("there is no such token, or it was revoked already", field="token")
     _access.revoke_token(store_of(request), session.principal.actor, number)
     return _done(request, "/tokens", f"Token {names[number]} revoked: it no longer opens the API.")
@@ -1281,7 +1293,7 @@ def create_user(
 
 
 def _user(store: Store, user_id: str) -> dict[str, Any]:
-    number = _int(user_id, -1)
+    number = whole_number(user_id)
     for user in _access.list_users(store):
         if user["id"] == number:
             return user

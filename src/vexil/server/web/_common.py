@@ -88,8 +88,12 @@ def require_role(session: Session, role: Role) -> None:
 
 
 def check_csrf(session: Session, token: str | None) -> None:
-    """Every state-changing form carries the session's token; a form without it is refused."""
-    if not session.csrf_ok(token):
+    """Every state-changing form carries the session's token; a form without it is refused.
+
+    Tokens are ASCII, and the constant-time comparison refuses to compare other
+    text (``TypeError``): a token that is not ASCII is not the session's.
+    """
+    if token is None or not token.isascii() or not session.csrf_ok(token):
         raise Forbidden("the form's security token is missing or out of date: reload the page")
 
 

@@ -16,6 +16,7 @@ from fastapi.responses import Response
 from vexil.server._flags import list_flags
 from vexil.server._projects import list_environments, list_projects
 from vexil.server.web._common import SessionDep, redirect, render, store_of
+from vexil.server.web._forms import MAX_PAGE, clamped_number
 
 router = APIRouter(include_in_schema=False)
 
@@ -49,21 +50,21 @@ def flag_list(
     state: str = "",
     temporary: str = "",
     env: str = "",
-    page: int = 1,
-    stale_days: int = STALE_DAYS,
+    page: str = "",
+    stale_days: str = "",
 ) -> Response:
     """Filtered and paged by the database: a page costs about the same with 10,000 flags."""
     store = store_of(request)
     keys = [e["key"] for e in list_environments(store, project)]
     env_key = env if env in keys else (keys[0] if keys else "")
-    stale_days = min(max(stale_days, 1), MAX_STALE_DAYS)
+    days = clamped_number(stale_days, low=1, high=MAX_STALE_DAYS, default=STALE_DAYS)
     filters = {
         "q": q,
         "tag": tag,
         "state": state,
         "temporary": temporary,
         "env": env_key,
-        "stale_days": str(stale_days) if stale_days != STALE_DAYS else "",
+        "stale_days": str(days) if days != STALE_DAYS else "",
     }
     criteria: dict[str, Any] = {
         "query": q.strip() or None,
@@ -72,17 +73,17 @@ def flag_list(
         "env": env_key or None,
         "on": {"on": True, "off": False}.get(state),
         "temporary": {"yes": True, "no": False}.get(temporary),
-        "stale_days": stale_days,
+        "stale_days": days,
         "stale_only": state == "stale",
     }
-    page = max(page, 1)
-    found = list_flags(store, project, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **criteria)
+    number = clamped_number(page, low=1, high=MAX_PAGE, default=1)
+    found = list_flags(store, project, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **criteria)
     total: int = found["total"]
     pages = max(1, -(-total // PAGE_SIZE))
-    if page > pages:  # past the end (the list shrank, or a hand-made URL): the last page
-        page = pages
+    if number > pages:  # past the end (the list shrank, or a hand-made URL): the last page
+        number = pages
         found = list_flags(
-            store, project, limit=PAGE_SIZE, offset=(page - 1) * PAGE_SIZE, **criteria
+            store, project, limit=PAGE_SIZE, offset=(number - 1) * PAGE_SIZE, **criteria
         )
         total = found["total"]
 
@@ -96,9 +97,9 @@ def flag_list(
         env=env_key,
         flags=found["items"],
         total=total,
-        page=page,
+        page=number,
         pages=pages,
         filters=filters,
         page_url=page_url,
-        stale_days=stale_days,
+        stale_days=days,
     )

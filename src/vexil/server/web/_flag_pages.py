@@ -31,7 +31,6 @@ from starlette.datastructures import FormData
 
 from vexil.server._access import list_audit
 from vexil.server._api.admin import check_storable
-from vexil.server._deps import BodyLimitRoute
 from vexil.server._errors import ApiError, Conflict, NotFound, Unprocessable
 from vexil.server._flags import create_flag, get_flag, get_targeting, list_flags
 from vexil.server._flags import replace_targeting as replace_targeting_
@@ -49,20 +48,23 @@ from vexil.server.web._common import (
     require_role,
     store_of,
 )
+from vexil.server.web._forms import (
+    decimal_number,
+    json_number,
+    read_form,
+    version_field,
+    whole_number,
+)
 
 log = logging.getLogger(__name__)
 
-#: Form bodies are limited like the admin API's (2 MiB, 413 beyond).
-router = APIRouter(include_in_schema=False, route_class=BodyLimitRoute)
-
-#: A large targeting form has many fields; Starlette's default stops at 1000.
-MAX_FIELDS = 50_000
+#: Form bodies are bounded like every body (``_limits``: 413 past ``max_body_bytes``).
+router = APIRouter(include_in_schema=False)
 
 TYPES = ("boolean", "string", "number", "json")
 
 #: Operators whose values may be numbers or booleans as well as strings.
 TYPED_OPS = frozenset({"in", "lt", "lte", "gt", "gte", "before", "after"})
-NUMBER_RE = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?\Z")
 UID_RE = re.compile(r"[A-Za-z0-9_-]{1,40}\Z")
 
 #: Messages after a successful change, by the ``done`` query parameter.
@@ -74,11 +76,7 @@ DONE = {
 }
 
 
-async def form_data(request: Request) -> FormData:
-    return await request.form(max_files=0, max_fields=MAX_FIELDS)
-
-
-FormDep = Annotated[FormData, Depends(form_data)]
+FormDep = Annotated[FormData, Depends(read_form)]
 
 
 def _text(form: FormData, name: str) -> str:
@@ -165,13 +163,10 @@ def _value(kind: str, text: str) -> Any:
             raise ValueError("write true or false")
         return lowered == "true"
     if kind == "number":
-        number = text.strip()
-        if not NUMBER_RE.match(number):
-            raise ValueError(f"{number or 'an empty value'!r} is not a number")
-        parsed = float(number)
-        if parsed.is_integer() and re.fullmatch(r"-?\d+", number):
-            return int(number)
-        return parsed
+        number = json_number(text.strip())
+        if number is None:
+            raise ValueError(f"{text.strip()[:40] or 'an empty value'!r} is not a number")
+        return number
     if kind == "json":
         try:
             return json.loads(text, parse_constant=_no_constant)
@@ -284,9 +279,9 @@ def new_flag(request: Request, session: SessionDep, project: str, form: FormDep)
             request, project, draft, focus=f"variation-{len(draft.variations) - 1}-name"
         )
     if action.startswith("remove-variation:"):
-        index = action.partition(":")[2]
-        if index.isdigit() and int(index) < len(draft.variations):
-            del draft.variations[int(index)]
+        index = whole_number(action.partition(":")[2], high=len(draft.variations) - 1)
+        if index is not None:
+            del draft.variations[index]
         return _new_flag_form(request, project, draft, focus="add-variation")
     if action == "type":
         if all(not n.strip() or (n, v) in _default_rows("boolean") for n, v in draft.variations):
@@ -328,11 +323,10 @@ class ServeDraft:
 
     def total(self) -> str:
         """The rollout's weights summed, for display ('?' if one is not a number)."""
-        try:
-            total = sum((Decimal(w.strip() or "0") for _, w in self.slices), Decimal(0))
-        except InvalidOperation:
+        weights = [decimal_number(w.strip() or "0") for _, w in self.slices]
+        if None in weights:
             return "?"
-        return _decimal_text(total)
+        return _decimal_text(sum((w for w in weights if w is not None), Decimal(0)))
 
 
 @dataclass
@@ -408,10 +402,8 @@ def _serve_draft(serve: Any, variations: list[str]) -> ServeDraft:
 def _literal(text: str) -> Any:
     if text in ("true", "false"):
         return text == "true"
-    if NUMBER_RE.match(text):
-        number = float(text)
-        return int(text) if re.fullmatch(r"-?\d+", text) else number
-    return text
+    number = json_number(text)
+    return text if number is None else number
 
 
 def format_values(op: str, values: Any) -> str:
@@ -622,9 +614,11 @@ def apply_action(draft: Draft, action: str, variations: list[str]) -> str:
     if verb == "add-prereq":
         draft.prerequisites.append(("", ""))
         return f"prereq-{len(draft.prerequisites) - 1}"
-    if verb == "remove-prereq" and target.isdigit() and int(target) < len(draft.prerequisites):
-        del draft.prerequisites[int(target)]
-        return "add-prereq"
+    if verb == "remove-prereq":
+        place = whole_number(target, high=len(draft.prerequisites) - 1)
+        if place is not None:
+            del draft.prerequisites[place]
+            return "add-prereq"
     return ""
 
 
@@ -649,12 +643,9 @@ def _build_serve(serve: ServeDraft, sid: str, errors: dict[str, str], optional: 
     total = Decimal(0)
     bad = False
     for i, (name, text) in enumerate(serve.slices):
-        try:
-            weight = Decimal(text.strip() or "0")
-            if not weight.is_finite():
-                raise InvalidOperation
-        except InvalidOperation:
-            errors[f"{sid}-w-{i}"] = f"{text.strip()!r} is not a number."
+        weight = decimal_number(text.strip() or "0")
+        if weight is None:
+            errors[f"{sid}-w-{i}"] = f"{text.strip()[:40]!r} is not a number."
             bad = True
             continue
         if weight < 0:
@@ -766,21 +757,22 @@ def engine_field(path: str | None, key: str, draft: Draft, built: Built) -> str:
     rest = path.removeprefix(f"flags.{key}.")
     if rest == path and path.startswith("flags."):
         return "form"
-    if m := re.match(r"rules\[(\d+)\](.*)\Z", rest):
-        i, tail = int(m[1]), m[2]
-        if i >= len(draft.rules):
+    if m := re.match(r"rules\[([0-9]+)\](.*)\Z", rest):
+        i, tail = whole_number(m[1], high=len(draft.rules) - 1), m[2]
+        if i is None:
             return "form"
         uid = draft.rules[i].uid
-        if c := re.match(r"\.clauses\[(\d+)\](.*)\Z", tail):
-            cuid = built.clause_ids.get((i, int(c[1])))
-            if cuid is None:
+        if c := re.match(r"\.clauses\[([0-9]+)\](.*)\Z", tail):
+            j = whole_number(c[1], high=len(draft.rules[i].clauses) - 1)
+            cuid = None if j is None else built.clause_ids.get((i, j))
+            if j is None or cuid is None:
                 return f"rule-{uid}"
             what = c[2].lstrip(".")
             if what.startswith("op"):
                 return f"clause-{cuid}-op"
             if what.startswith("attribute"):
                 return f"clause-{cuid}-attribute"
-            clause = draft.rules[i].clauses[int(c[1])]
+            clause = draft.rules[i].clauses[j]
             return f"clause-{cuid}-segments" if clause.op == "segment" else f"clause-{cuid}-values"
         if tail.startswith(".serve"):
             return _serve_field(f"rule-{uid}-serve", tail.removeprefix(".serve"))
@@ -797,8 +789,9 @@ def engine_field(path: str | None, key: str, draft: Draft, built: Built) -> str:
             if variation == name:
                 return f"targets-{i}"
         return "targets"
-    if m := re.match(r"prerequisites\[(\d+)\]", rest):
-        return built.prereq_ids.get(int(m[1]), "prerequisites")
+    if m := re.match(r"prerequisites\[([0-9]+)\]", rest):
+        place = whole_number(m[1])
+        return "prerequisites" if place is None else built.prereq_ids.get(place, "prerequisites")
     if rest.startswith("prerequisites"):
         return "prerequisites"
     return "form"
@@ -912,7 +905,8 @@ def _changes_since(
         after = item.get("after") if isinstance(item.get("after"), dict) else {}
         if item.get("resource") != "targeting" or not isinstance(after, dict):
             continue
-        if int(after.get("version") or 0) <= version:
+        stored = after.get("version")
+        if not isinstance(stored, int) or stored <= version:
             continue
         out.append(
             {
@@ -1037,8 +1031,7 @@ def toggle_flag(
     env_key, environment = _resolve_env(store, project, env)
     on = _text(form, "on") == "on"
     comment = _text(form, "comment").strip()
-    version_text = _text(form, "version")
-    version = int(version_text) if version_text.isdigit() else None
+    version = version_field(_text(form, "version"))
     if environment["production"] and not comment:
         return _flag_page(
             request,
@@ -1075,8 +1068,7 @@ def save_targeting(
     store = store_of(request)
     env_key, _ = _resolve_env(store, project, env)
     draft = draft_from_form(form)
-    version_text = _text(form, "version")
-    version = int(version_text) if version_text.isdigit() else None
+    version = version_field(_text(form, "version"))
     try:
         base = json.loads(_text(form, "base"))
     except ValueError:

@@ -39,17 +39,26 @@ class Session:
         return self.principal.can(role)
 
     def csrf_ok(self, token: str | None) -> bool:
-        return token is not None and hmac.compare_digest(self.csrf, token)
+        return token is not None and same_token(self.csrf, token)
 
 
-def sign_in(store: Store, username: str, password: str) -> str | None:
-    """A new session's cookie value for valid credentials, or None."""
+def check_user(store: Store, username: str, password: str) -> int | None:
+    """The id of the user these credentials sign in, or None.
+
+    A password check: call it through the password gate (``Throttle.verify``).
+    """
     with store.read() as conn:
         row = conn.execute(select(users).where(users.c.username == username)).first()
-    if row is None or row.disabled or not check_password(row.password_hash, password):
-        if row is None:
-            check_password(_DUMMY, password)  # the same time as a real check
+    if row is None or row.disabled:
+        check_password(_DUMMY, password)  # the same time as a real check
         return None
+    if not check_password(row.password_hash, password):
+        return None
+    return int(row.id)
+
+
+def open_session(store: Store, user_id: int) -> str:
+    """A new session's cookie value (outside the password gate: it hashes nothing)."""
     token = secrets.token_urlsafe(32)
     moment = now()
     with store.write() as tx:
@@ -57,7 +66,7 @@ def sign_in(store: Store, username: str, password: str) -> str | None:
         tx.conn.execute(
             insert(web_sessions).values(
                 token_hash=digest(token),
-                user_id=row.id,
+                user_id=user_id,
                 csrf=secrets.token_urlsafe(32),
                 created_at=moment,
                 expires_at=moment + LIFETIME,
@@ -98,3 +107,14 @@ def _dummy_hash() -> str:
 
 
 _DUMMY = _dummy_hash()
+
+
+def same_token(expected: str, given: str) -> bool:
+    """Whether a posted token is the expected one, in constant time.
+
+    Compared as bytes: ``hmac.compare_digest`` refuses ``str`` that is not ASCII with
+    a TypeError, and a form may post anything.
+    """
+    return hmac.compare_digest(
+        expected.encode("utf-8", "surrogatepass"), given.encode("utf-8", "surrogatepass")
+    )

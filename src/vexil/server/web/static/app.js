@@ -6,6 +6,16 @@ document.addEventListener("DOMContentLoaded", () => {
   for (const select of document.querySelectorAll("select[data-autosubmit]")) {
     select.addEventListener("change", () => select.form.submit());
   }
+  // "Go back" on error pages: a script file's handler, since the pages' security
+  // policy runs no inline script (nor javascript: links). Without it, Home remains.
+  for (const back of document.querySelectorAll("[data-back]")) {
+    if (history.length < 2) continue;
+    back.hidden = false;
+    back.querySelector("a").addEventListener("click", (event) => {
+      event.preventDefault();
+      history.back();
+    });
+  }
 });
 
 // ---- Administration pages: revealing and copying SDK keys and token secrets ----
