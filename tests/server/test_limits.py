@@ -374,6 +374,22 @@ def strings(value: Any) -> Iterator[str]:
             yield from strings(v)
 
 
+def test_a_nul_in_an_uncompressed_json_batch_or_an_ofrep_context_is_no_error(
+    admin: httpx.Client, project: str, anon: httpx.Client
+) -> None:
+    admin.post(f"/api/v1/projects/{project}/flags", json={"key": "f", "variations": BOOL})
+    key = sdk_key(admin, project)
+    batch = anon.post(
+        "/sdk/v1/events", json=events_batch("track.attribute"), headers={"Authorization": key}
+    )
+    assert batch.status_code == 202, batch.text
+    context = {"context": {"targetingKey": "u", "name": NUL}}
+    evaluated = anon.post(
+        "/ofrep/v1/evaluate/flags/f", json=context, headers={"Authorization": key}
+    )
+    assert evaluated.status_code == 200, evaluated.text
+
+
 def test_an_unpaired_surrogate_in_an_sdk_event_is_stored_too(
     admin: httpx.Client, project: str, anon: httpx.Client
 ) -> None:

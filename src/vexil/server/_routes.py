@@ -10,10 +10,10 @@ the check is made once.
 A credential function takes exactly two parameters, ``request`` and ``store``,
 and raises an ``ApiError`` (401, 403, 429...) to refuse.
 
-The same routes refuse a NUL character (``\u0000``) anywhere in a JSON body, a
-path parameter or a query parameter, with 422 naming the field: PostgreSQL cannot
-store NUL in text or JSON, and SQLite can, so refusing it everywhere keeps the two
-alike and turns what would be a database error into a clear answer.
+The admin API's routes (``AdminRoute``) also refuse a NUL character (``\u0000``)
+anywhere in a JSON body, a path parameter or a query parameter, with 422 naming the
+field: PostgreSQL cannot store NUL in text or JSON, and SQLite can, so refusing it
+keeps the two alike and turns what would be a database error into a clear answer.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable, Coroutine, Iterator
-from typing import Any, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from fastapi import Request, Response
 from fastapi.dependencies.models import Dependant
@@ -78,10 +78,14 @@ def _credentials(dependant: Dependant) -> Iterator[Callable[..., Any]]:
 class GuardedRoute(APIRoute):
     """An API route whose credentials are checked before its body is read."""
 
+    #: Whether a NUL in the body, path or query is refused (see ``AdminRoute``).
+    refuse_nul: ClassVar[bool] = False
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         checks = list(dict.fromkeys(_credentials(self.dependant)))
-        if not checks:
+        refuse_nul = self.refuse_nul
+        if not checks and not refuse_nul:
             return handler
 
         async def guarded(request: Request) -> Response:
@@ -91,11 +95,22 @@ class GuardedRoute(APIRoute):
                     await check(request=request, store=store)
                 else:
                     await run_in_threadpool(check, request=request, store=store)
-            _refuse_nul_in_url(request)
-            await _refuse_nul_in_json(request)
+            if refuse_nul:
+                _refuse_nul_in_url(request)
+                await _refuse_nul_in_json(request)
             return await handler(request)
 
         return guarded
+
+
+class AdminRoute(GuardedRoute):
+    """A route of the admin API, which stores what it is sent: no NUL anywhere in it.
+
+    The SDK and OFREP routes are not: their bodies carry what end users typed, which
+    events store with NUL replaced (``_events.storable``) and OFREP only evaluates.
+    """
+
+    refuse_nul = True
 
 
 async def _refuse_nul_in_json(request: Request) -> None:

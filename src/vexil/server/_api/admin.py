@@ -28,14 +28,15 @@ from vexil.server._deps import (
 from vexil.server._errors import Forbidden, Unprocessable
 from vexil.server._openapi import etag
 from vexil.server._projects import project_row
-from vexil.server._routes import GuardedRoute
+from vexil.server._routes import AdminRoute
 from vexil.server._store import Store
 
 #: How deeply a request body may nest objects and arrays.
 MAX_DEPTH = 32
 
-#: Credentials are checked before bodies are read; bodies are bounded by ``_limits``.
-router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=GuardedRoute)
+#: Credentials are checked before bodies are read, and no NUL is taken (``_routes``);
+#: bodies are bounded by ``_limits``.
+router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=AdminRoute)
 
 Viewer, Editor, Admin = require("viewer"), require("editor"), require("admin")
 

@@ -19,13 +19,14 @@ from vexil.server._errors import Unprocessable
 from vexil.server._json import JSONResponse
 from vexil.server._openapi import etag
 from vexil.server._projects import project_row
-from vexil.server._routes import GuardedRoute
+from vexil.server._routes import AdminRoute
 from vexil.server._store import Store
 
 __all__ = ["router"]
 
-#: Credentials are checked before bodies are read; bodies are bounded by ``_limits``.
-router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=GuardedRoute)
+#: Credentials are checked before bodies are read, and no NUL is taken (``_routes``);
+#: bodies are bounded by ``_limits``.
+router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=AdminRoute)
 
 ENVIRONMENT = "/projects/{project}/environments/{env}"
 
