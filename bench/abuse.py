@@ -156,7 +156,8 @@ def redos(work: Path) -> dict[str, Any]:
         def attack() -> dict[str, Any]:
             times: dict[str, float] = {}
             with httpx.Client(base_url=instance.base_url, timeout=60) as client:
-                for length in (28, 1_000, 100_000):
+                # 65,536 characters is the longest string an OFREP context may hold.
+                for length in (28, 1_000, 65_535):
                     body = {"context": {"targetingKey": "u", "name": "a" * length + "!"}}
                     spent = []
                     for _ in range(20):

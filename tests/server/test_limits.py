@@ -475,3 +475,27 @@ def test_ofrep_never_names_a_server_only_prerequisite_to_a_client_key(
         "/ofrep/v1/evaluate/flags/child", json=context, headers={"Authorization": server_key}
     )
     assert told.json()["metadata"]["vexil.prerequisite"] == "secret-parent"
+
+
+@pytest.mark.parametrize(
+    "context",
+    [
+        {"targetingKey": "u", "name": "a" * 65_537},
+        {"targetingKey": "u", "nested": {"list": ["ok", "a" * 65_537]}},
+        {"targetingKey": "u", "a" * 65_537: True},
+    ],
+)
+def test_an_ofrep_context_string_is_bounded(
+    admin: httpx.Client, project: str, anon: httpx.Client, context: dict[str, Any]
+) -> None:
+    admin.post(f"/api/v1/projects/{project}/flags", json={"key": "f", "variations": BOOL})
+    key = {"Authorization": sdk_key(admin, project)}
+    refused = anon.post("/ofrep/v1/evaluate/flags/f", json={"context": context}, headers=key)
+    assert refused.status_code == 400, refused.text
+    assert refused.json()["errorCode"] == "INVALID_CONTEXT"
+    assert "65,536" in refused.json()["errorDetails"]
+    bulk = anon.post("/ofrep/v1/evaluate/flags", json={"context": context}, headers=key)
+    assert bulk.status_code == 400
+    at_limit = {"targetingKey": "u", "name": "a" * 65_536}
+    taken = anon.post("/ofrep/v1/evaluate/flags/f", json={"context": at_limit}, headers=key)
+    assert taken.status_code == 200, taken.text

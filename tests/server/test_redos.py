@@ -25,7 +25,8 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 HOSTILE_PATTERNS = [r"^(a+)+$", r"(a|aa)+$", r"^(\w+\s?)*$", r"^(([a-z])+.)+[A-Z]([a-z])+$"]
 #: The reported input, then texts of 1,000 and 100,000 characters of the same shape.
-TEXTS = ["a" * 27 + "!", "a" * 999 + "!", "a" * 99_999 + "!"]
+#: Up to the longest string an OFREP context may hold (65,536 characters).
+TEXTS = ["a" * 27 + "!", "a" * 999 + "!", "a" * 65_535 + "!"]
 PROMPT = 1.0  # seconds: far above what RE2 takes, far below what backtracking takes
 
 

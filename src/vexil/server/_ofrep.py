@@ -58,7 +58,37 @@ def read_context(body: bytes) -> dict[str, Any]:
     key = context.get("targetingKey")
     if key is not None and not isinstance(key, str):
         raise RequestError("INVALID_CONTEXT", "targetingKey must be a string")
+    too_long = _long_string(context)
+    if too_long is not None:
+        raise RequestError(
+            "INVALID_CONTEXT",
+            f"{too_long}: a context's strings are limited to {MAX_CONTEXT_STRING:,} characters",
+        )
     return context
+
+
+#: The longest string an OFREP context may hold. Evaluation is linear in the text, but a
+#: regular expression's slope grows with its pattern (``vexil.flags._regex``): bounding
+#: the text a public client key can send bounds what one request can cost.
+MAX_CONTEXT_STRING = 65_536
+
+
+def _long_string(context: dict[str, Any]) -> str | None:
+    """The path of the first string (value or key) over ``MAX_CONTEXT_STRING``; iterative."""
+    stack: list[tuple[Any, str]] = [(context, "context")]
+    while stack:
+        value, where = stack.pop()
+        if isinstance(value, str):
+            if len(value) > MAX_CONTEXT_STRING:
+                return where
+        elif isinstance(value, dict):
+            for name, item in value.items():
+                if len(name) > MAX_CONTEXT_STRING:
+                    return where
+                stack.append((item, f"{where}.{name}"))
+        elif isinstance(value, list):
+            stack.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
+    return None
 
 
 def _no_constant(name: str) -> Any:
