@@ -286,6 +286,18 @@ class VexilServer:
             return self.process.wait()
 
 
+def metric(server: VexilServer, name: str, **labels: str) -> float:
+    """A sample of the server's ``/metrics`` with these labels (0 while it has none)."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
+                return float(sample.value)
+    return 0.0
+
+
 def sdk_key(
     admin: httpx.Client, project: str, env: str = "development", kind: str = "server"
 ) -> str:

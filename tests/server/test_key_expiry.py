@@ -16,9 +16,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from _services import Postgres, VexilServer, sdk_key
+from _services import Postgres, VexilServer, metric, sdk_key
 from _sse import SseReader, open_stream
 
 BOOL = {"on": True, "off": False}
@@ -82,15 +81,6 @@ def rotate(admin: httpx.Client, project: str, overlap: int) -> tuple[str, dateti
 def ruleset_status(server: VexilServer, key: str) -> int:
     response = httpx.get(f"{server.base_url}/sdk/v1/ruleset", headers={"Authorization": key})
     return response.status_code
-
-
-def metric(server: VexilServer, name: str, **labels: str) -> float:
-    text = httpx.get(f"{server.base_url}/metrics", timeout=10).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
 
 
 def ends(events: SseReader, within: float = 15) -> float:

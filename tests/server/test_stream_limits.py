@@ -15,9 +15,8 @@ from contextlib import ExitStack
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
-from _services import VexilServer, sdk_key, wait_for
+from _services import VexilServer, metric, sdk_key, wait_for
 from _sse import Event, SseReader, open_stream
 from vexil.server._stream_response import SLICE, slices
 
@@ -35,15 +34,6 @@ def token_client(instance: VexilServer) -> httpx.Client:
         token = admin.post("/api/v1/tokens", json=body).json()["token"]
     headers = {"Authorization": f"Bearer {token}"}
     return httpx.Client(base_url=instance.base_url, headers=headers, timeout=30)
-
-
-def metric(instance: VexilServer, name: str, **labels: str) -> float:
-    text = httpx.get(f"{instance.base_url}/metrics", timeout=10).text
-    for family in text_string_to_metric_families(text):
-        for sample in family.samples:
-            if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
-                return float(sample.value)
-    return 0.0
 
 
 def resident_mib(instance: VexilServer) -> float:

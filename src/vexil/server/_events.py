@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from sqlalchemy import insert
 
 from ._errors import ApiError, BadRequest, TooLarge, Unprocessable
+from ._json import reject_constant
 from ._metrics import Metrics
 from ._store import Store, now
 from ._tables import custom_events, evaluation_counts
@@ -163,17 +164,13 @@ def parse(raw: bytes) -> list[Summary | Track | Identify]:
     # allows and end users' text can hold; Python's reader takes it, and storage
     # replaces it (``storable``), so one odd attribute does not fail the batch.
     try:
-        data = json.loads(raw, parse_constant=_no_constant)
+        data = json.loads(raw, parse_constant=reject_constant)
     except (ValueError, RecursionError):
         raise BadRequest("the body is not valid JSON") from None
     try:
         return _BATCH.validate_python(data)
     except ValidationError as exc:
         raise _problem(exc) from None
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _problem(exc: ValidationError) -> ApiError:

@@ -24,6 +24,12 @@ def json_text(content: Any, **options: Any) -> str:
     return text
 
 
+def reject_constant(name: str) -> Any:
+    """``parse_constant`` for ``json.loads``: refuse NaN and Infinity, which Python's
+    reader accepts and JSON does not."""
+    raise ValueError(f"{name} is not JSON")
+
+
 def json_bytes(content: Any, **options: Any) -> bytes:
     """The UTF-8 bytes of ``json_text``."""
     return json_text(content, **options).encode()

@@ -12,7 +12,7 @@ import json
 from typing import Any, Literal
 
 from vexil.flags import EvaluationDetail, Flag, Ruleset
-from vexil.server._json import json_bytes
+from vexil.server._json import json_bytes, reject_constant
 
 #: The error codes OFREP allows in a 400 answer; any other engine error is GENERAL.
 FAILURE_CODES = frozenset({"PARSE_ERROR", "TARGETING_KEY_MISSING", "INVALID_CONTEXT", "GENERAL"})
@@ -45,7 +45,7 @@ def read_context(body: bytes) -> dict[str, Any]:
     if not body.strip():
         return {}
     try:
-        data = json.loads(body, parse_constant=_no_constant)
+        data = json.loads(body, parse_constant=reject_constant)
     except (ValueError, RecursionError):  # also UnicodeDecodeError, and absurd nesting
         raise RequestError("PARSE_ERROR", "the body is not valid JSON") from None
     if not isinstance(data, dict):
@@ -89,11 +89,6 @@ def _long_string(context: dict[str, Any]) -> str | None:
         elif isinstance(value, list):
             stack.extend((item, f"{where}[{i}]") for i, item in enumerate(value))
     return None
-
-
-def _no_constant(name: str) -> Any:
-    """Refuse NaN and Infinity, which Python's reader accepts and JSON does not."""
-    raise ValueError(f"{name} is not JSON")
 
 
 def engine_context(context: dict[str, Any]) -> dict[str, Any]:

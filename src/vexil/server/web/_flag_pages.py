@@ -35,6 +35,7 @@ from vexil.server._errors import ApiError, Conflict, NotFound, Unprocessable
 from vexil.server._flags import create_flag, get_flag, get_targeting, list_flags
 from vexil.server._flags import replace_targeting as replace_targeting_
 from vexil.server._flags import toggle as toggle_
+from vexil.server._json import reject_constant
 from vexil.server._projects import could_exist, environment_row, list_environments, project_row
 from vexil.server._segments import list_segments
 from vexil.server._store import TARGETING_FIELDS, Store
@@ -169,14 +170,10 @@ def _value(kind: str, text: str) -> Any:
         return number
     if kind == "json":
         try:
-            return json.loads(text, parse_constant=_no_constant)
+            return json.loads(text, parse_constant=reject_constant)
         except ValueError as exc:
             raise ValueError(f"this is not valid JSON ({exc})") from None
     return text
-
-
-def _no_constant(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")
 
 
 def _new_flag_body(draft: NewFlag) -> tuple[dict[str, Any], dict[str, str]]:
@@ -1156,7 +1153,7 @@ def evaluate_context(
     text = _text(form, "context")
     test: dict[str, Any] = {"context": text}
     try:
-        context = json.loads(text, parse_constant=_no_constant)
+        context = json.loads(text, parse_constant=reject_constant)
     except (ValueError, RecursionError) as exc:
         test["error"] = f"This is not valid JSON: {exc}."
         context = None
