@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: install serve test lint format bench bench-server bench-sdk bench-flagd bench-regex bench-dashboard bench-abuse screenshots clean
+.PHONY: install serve test test-fast lint format bench bench-server bench-sdk bench-flagd bench-regex bench-dashboard bench-abuse screenshots clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,13 +20,25 @@ install: $(VENV)/.installed
 serve: install
 	$(BIN)/vexil serve --demo
 
+# mypy runs once per test directory: each has a conftest.py, and modules share that name.
 lint: install
 	$(BIN)/ruff check src tests bench scripts examples
 	$(BIN)/ruff format --check src tests bench scripts examples
 	$(BIN)/mypy src
+	MYPYPATH=src:tests $(BIN)/mypy --strict tests/*.py
+	@set -e; for dir in tests/*/; do \
+		[ -n "$$(find $$dir -name '*.py' -print -quit)" ] || continue; \
+		echo "mypy $$dir"; \
+		MYPYPATH=src:tests:$$dir $(BIN)/mypy --strict $$dir; \
+	done
 
+# The whole suite: what CI runs.
 test: lint
 	$(BIN)/pytest
+
+# Everything but PostgreSQL, the browser and the slow tests: under two minutes.
+test-fast: install
+	$(BIN)/pytest -m "not postgres and not browser and not slow"
 
 format: install
 	$(BIN)/ruff check --fix src tests bench scripts examples

@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 import workloads
 from _services import ADMIN_PASSWORD, VexilServer, sdk_key
 from engine import best_of
+from latency import summary_ms
 from vexil import Client, Ruleset
 from vexil.sdk._state import FlagState, StreamEvent, changed_flags
 
@@ -349,13 +350,10 @@ def measure_apply(flags: int, changes: int) -> dict[str, float]:
         changed = changed_flags(old, state.ruleset, (frozenset([key]), frozenset()))
         diffs.append(time.perf_counter() - start)
         assert changed == [key], changed
-    times.sort()
     return {
         "flags": flags,
         "changes": changes,
-        "p50_ms": statistics.median(times) * 1000,
-        "p99_ms": times[int(len(times) * 0.99) - 1] * 1000,
-        "max_ms": times[-1] * 1000,
+        **summary_ms(times),
         "changed_flags_ms": statistics.median(diffs) * 1000,
     }
 
@@ -388,12 +386,9 @@ def measure_propagation(
             if client.variation(flag, {"key": "u"}, None) is not on:
                 raise RuntimeError("the client saw the change but does not serve it")
             time.sleep(0.02)
-    lags.sort()
     return {
         "changes": changes,
-        "p50_ms": statistics.median(lags) * 1000,
-        "p99_ms": lags[int(len(lags) * 0.99) - 1] * 1000,
-        "max_ms": lags[-1] * 1000,
+        **summary_ms(lags),
         "write_p50_ms": statistics.median(writes) * 1000,
     }
 

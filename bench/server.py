@@ -14,7 +14,6 @@ import gzip
 import json
 import os
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -28,6 +27,7 @@ import psutil
 sys.path.insert(0, str(Path(__file__).parent.parent / "tests"))
 
 from _services import ADMIN_PASSWORD, VexilServer, sdk_key
+from latency import summary_ms
 
 HOST = "127.0.0.1"
 
@@ -116,14 +116,7 @@ async def fan_out(server: VexilServer, key: str, clients: int, changes: int) -> 
         client.close()
         for s in streams:
             s.close()
-    lags.sort()
-    return {
-        "clients": clients,
-        "changes": changes,
-        "p50_ms": statistics.median(lags) * 1000,
-        "p99_ms": lags[int(len(lags) * 0.99) - 1] * 1000,
-        "max_ms": lags[-1] * 1000,
-    }
+    return {"clients": clients, "changes": changes, **summary_ms(lags)}
 
 
 async def idle(server: VexilServer, key: str, clients: int) -> dict[str, float]:

@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import httpx
 import pytest
@@ -135,6 +135,43 @@ class Postgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
+class Service(Protocol):
+    """A process a test starts: it answers once ``_ready()``, and ``stop()`` ends it."""
+
+    port: int
+    log: Path
+
+    def _ready(self) -> bool: ...
+
+    def stop(self) -> object: ...
+
+
+def launch(
+    argv: list[str], cwd: Path, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[str]:
+    """Start a service's process, its output going to ``log``."""
+    with open(log, "w") as out:
+        return subprocess.Popen(
+            argv, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT, text=True
+        )
+
+
+def started(service: Service, timeout: float, name: str) -> None:
+    """Wait for the service to answer; stop it and show its log if it does not in time."""
+    try:
+        wait_for(service._ready, timeout=timeout, what=f"{name} on port {service.port}")
+    except TimeoutError:
+        service.stop()
+        raise RuntimeError(f"{name} did not start:\n{service.log.read_text()}") from None
+
+
+def alive(process: subprocess.Popen[str] | None, log: Path, name: str) -> None:
+    """Raise, with the log, if the process has exited (``wait_for`` stops polling then)."""
+    assert process is not None
+    if process.poll() is not None:
+        raise RuntimeError(f"{name} exited:\n{log.read_text()}")
+
+
 def redis_bin() -> str | None:
     found = shutil.which("redis-server")
     if found:
@@ -170,15 +207,8 @@ class Redis:
             "--dir",
             str(self.dir),
         ]
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(
-                argv, cwd=self.dir, stdout=log, stderr=subprocess.STDOUT, text=True
-            )
-        try:
-            wait_for(self._ready, timeout=15, what=f"redis-server on port {self.port}")
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"redis-server did not start:\n{self.log.read_text()}") from None
+        self.process = launch(argv, self.dir, self.log)
+        started(self, timeout=15, name="redis-server")
         return self
 
     def _ready(self) -> bool:
@@ -186,9 +216,7 @@ class Redis:
         from redis.backoff import NoBackoff
         from redis.retry import Retry
 
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"redis-server exited:\n{self.log.read_text()}")
+        alive(self.process, self.log, "redis-server")
         # No retries inside ping: wait_for does the polling.
         no_retry = Retry(NoBackoff(), 0)
         with redis.Redis(port=self.port, socket_timeout=2, retry=no_retry) as client:
@@ -253,21 +281,12 @@ class VexilServer:
         ]
         if self.demo:
             argv.append("--demo")
-        with open(self.log, "w") as log:
-            self.process = subprocess.Popen(
-                argv, cwd=self.workdir, env=env, stdout=log, stderr=subprocess.STDOUT, text=True
-            )
-        try:
-            wait_for(self._ready, timeout=30, what=f"vexil serve on port {self.port}")
-        except TimeoutError:
-            self.stop()
-            raise RuntimeError(f"vexil serve did not start:\n{self.log.read_text()}") from None
+        self.process = launch(argv, self.workdir, self.log, env)
+        started(self, timeout=30, name="vexil serve")
         return self
 
     def _ready(self) -> bool:
-        assert self.process is not None
-        if self.process.poll() is not None:
-            raise RuntimeError(f"vexil serve exited:\n{self.log.read_text()}")
+        alive(self.process, self.log, "vexil serve")
         return httpx.get(f"{self.base_url}/readyz", timeout=2).status_code == 200
 
     def admin(self, **kwargs: Any) -> httpx.Client:
@@ -305,3 +324,19 @@ def sdk_key(
     keys = admin.get(f"/api/v1/projects/{project}/environments/{env}/keys").json()
     assert isinstance(keys, list), keys
     return str(next(k["key"] for k in keys if k["kind"] == kind))
+
+
+def new_flag(admin: httpx.Client, project: str, key: str = "new-ui") -> None:
+    """A boolean flag in ``project`` through the admin API; new flags are off."""
+    created = admin.post(
+        f"/api/v1/projects/{project}/flags",
+        json={"key": key, "variations": {"on": True, "off": False}},
+    )
+    assert created.status_code == 201, created.text
+
+
+def toggle_on(admin: httpx.Client, project: str, key: str = "new-ui") -> None:
+    """Turn a flag on in development, as someone would on the dashboard."""
+    path = f"/api/v1/projects/{project}/environments/development/flags/{key}/toggle"
+    toggled = admin.post(path, json={"on": True})
+    assert toggled.status_code == 200, toggled.text

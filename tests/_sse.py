@@ -40,7 +40,7 @@ class SseReader:
         self._items = self._parse(response.iter_lines())
 
     def _parse(self, lines: Iterator[str]) -> Iterator[Event | Comment]:
-        event, event_id, data = "message", None, []
+        event, event_id, data = "message", None, list[str]()
         for line in lines:
             if line == "":
                 if event_id is not None:

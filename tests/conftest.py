@@ -1,7 +1,9 @@
 """Fixtures with real services: Vexil servers on SQLite and on PostgreSQL, and Redis.
 
 With ``CI=true`` a missing service fails the run; elsewhere its tests are skipped
-with the reason.
+with the reason. Tests that need PostgreSQL or a browser are marked ``postgres`` and
+``browser`` here, from their parameters and fixtures, so that ``make test-fast`` leaves
+them out without anyone remembering to mark them.
 """
 
 from __future__ import annotations
@@ -9,11 +11,30 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from _services import Postgres, Redis, VexilServer, missing, postgres_bin, redis_bin
+
+#: Fixtures that start PostgreSQL (directly, or through a parameter's value).
+POSTGRES_FIXTURES = frozenset({"postgres"})
+#: pytest-playwright's fixtures: a test using any of them launches Chromium.
+BROWSER_FIXTURES = frozenset(
+    {"page", "context", "new_context", "browser", "launch_browser", "playwright"}
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        fixtures = set(getattr(item, "fixturenames", ()))
+        callspec = getattr(item, "callspec", None)
+        params = callspec.params.values() if callspec is not None else ()
+        if fixtures & POSTGRES_FIXTURES or any(value == "postgresql" for value in params):
+            item.add_marker(pytest.mark.postgres)
+        if fixtures & BROWSER_FIXTURES:
+            item.add_marker(pytest.mark.browser)
 
 
 @pytest.fixture(scope="session")
@@ -90,7 +111,7 @@ def new_server(
     """Starts extra servers for one test (another backend, settings, replicas); stops them after."""
     started: list[VexilServer] = []
 
-    def start(backend: str = "sqlite", database_url: str | None = None, **env: str) -> VexilServer:
+    def start(backend: str = "sqlite", database_url: str | None = None, **env: Any) -> VexilServer:
         url = database_url or database_for(backend, request, workdir)
         instance = VexilServer(url, workdir, **env).start()
         started.append(instance)

@@ -9,16 +9,18 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from _services import ADMIN_PASSWORD, VexilServer, sdk_key, wait_for
+from _services import VexilServer, sdk_key, wait_for
 from vexil import Client
 from vexil.flags import Ruleset
+
+# A server and several `vexil` processes per test.
+pytestmark = pytest.mark.slow
 
 API = "/api/v1"
 DOCUMENT: dict[str, Any] = {
@@ -68,37 +70,20 @@ def vexil(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with httpx.Client(
-        base_url=server.base_url, auth=("admin", ADMIN_PASSWORD), timeout=10
-    ) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    import uuid
-
-    key = f"cli-{uuid.uuid4().hex[:10]}"
-    assert api.post(f"{API}/projects", json={"key": key}).status_code == 201
-    return key
-
-
 def where(server: VexilServer, project: str, env: str = "development") -> list[str]:
     return ["--project", project, "--env", env, "--database", server.database_url]
 
 
-def flag_keys(api: httpx.Client, project: str) -> set[str]:
-    return {f["key"] for f in api.get(f"{API}/projects/{project}/flags").json()["items"]}
+def flag_keys(admin: httpx.Client, project: str) -> set[str]:
+    return {f["key"] for f in admin.get(f"{API}/projects/{project}/flags").json()["items"]}
 
 
 def test_an_import_reaches_the_server_and_its_sdks(
-    server: VexilServer, api: httpx.Client, project: str, tmp_path: Path
+    server: VexilServer, admin: httpx.Client, project: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "flags.json"
     path.write_text(json.dumps(DOCUMENT))
-    with Client(sdk_key(api, project), url=server.base_url, send_events=False) as client:
+    with Client(sdk_key(admin, project), url=server.base_url, send_events=False) as client:
         assert client.variation("page-size", {"key": "u-1", "searches": 30}, 0) == 0
         done = vexil(
             "import",
@@ -126,7 +111,7 @@ def test_an_import_reaches_the_server_and_its_sdks(
         )
         assert client.variation("new-checkout", {"key": "u-1", "email": "a@vexil.dev"}) is True
 
-    entries = api.get(f"{API}/audit", params={"project": project}).json()["items"]
+    entries = admin.get(f"{API}/audit", params={"project": project}).json()["items"]
     created = [e for e in entries if e["action"] == "flag.create"]
     assert {(e["key"], e["actor"], e["comment"]) for e in created} == {
         ("new-checkout", "cli", "PAY-1"),
@@ -139,18 +124,18 @@ def test_an_import_reaches_the_server_and_its_sdks(
 
 
 def test_yaml_files_a_dry_run_and_skipping_existing_flags(
-    server: VexilServer, api: httpx.Client, project: str, tmp_path: Path
+    server: VexilServer, admin: httpx.Client, project: str, tmp_path: Path
 ) -> None:
     path = tmp_path / "flags.yaml"
     path.write_text(YAML_DOCUMENT)
     dry = vexil("import", "flagd", str(path), *where(server, project), "--dry-run", cwd=tmp_path)
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.splitlines() == ["created: banner", "dry run: nothing was changed"]
-    assert flag_keys(api, project) == set()
+    assert flag_keys(admin, project) == set()
 
     done = vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
-    targeting = api.get(f"{API}/projects/{project}/environments/development/flags/banner").json()
+    targeting = admin.get(f"{API}/projects/{project}/environments/development/flags/banner").json()
     assert targeting["rules"][0]["clauses"] == [
         {"attribute": "plan", "op": "in", "values": ["pro", "team"]}
     ]
@@ -166,7 +151,7 @@ def test_yaml_files_a_dry_run_and_skipping_existing_flags(
 
 
 def test_refusals_are_one_line_per_problem_with_its_path(
-    server: VexilServer, api: httpx.Client, project: str, tmp_path: Path
+    server: VexilServer, admin: httpx.Client, project: str, tmp_path: Path
 ) -> None:
     bad = {
         "flags": {
@@ -187,11 +172,13 @@ def test_refusals_are_one_line_per_problem_with_its_path(
         "flags.b.targeting.if[0].if: an 'if' inside a condition has no Vexil form",
     ]
     # The API refuses the same document with the same problems.
-    response = api.post(f"{API}/projects/{project}/environments/development/import/flagd", json=bad)
+    response = admin.post(
+        f"{API}/projects/{project}/environments/development/import/flagd", json=bad
+    )
     assert response.status_code == 422
     problems = response.json()["error"]["problems"]
     assert [f"{p['field']}: {p['message']}" for p in problems] == lines
-    assert flag_keys(api, project) == set()
+    assert flag_keys(admin, project) == set()
 
     missing = vexil("import", "flagd", str(path), *where(server, "no-such"), cwd=tmp_path)
     assert (missing.returncode, missing.stderr.strip()) == (2, "--project: no project 'no-such'")
@@ -209,15 +196,15 @@ def test_refusals_are_one_line_per_problem_with_its_path(
 
 
 def test_export_writes_the_document_the_api_answers(
-    server: VexilServer, api: httpx.Client, project: str, tmp_path: Path
+    server: VexilServer, admin: httpx.Client, project: str, tmp_path: Path
 ) -> None:
     flags_url = f"{API}/projects/{project}/flags"
     for key in ("plain", "gated"):
         body = {"key": key, "variations": {"on": True, "off": False}}
-        assert api.post(flags_url, json=body).status_code == 201
+        assert admin.post(flags_url, json=body).status_code == 201
     gated = {"on": True, "prerequisites": [{"flag": "plain", "variation": "on"}], "default": "on"}
     url = f"{API}/projects/{project}/environments/development/flags/gated"
-    assert api.put(url, json=gated).status_code == 200
+    assert admin.put(url, json=gated).status_code == 200
 
     refused = vexil("export", "flagd", *where(server, project), cwd=tmp_path)
     assert refused.returncode == 1
@@ -246,7 +233,7 @@ def test_export_writes_the_document_the_api_answers(
         f"wrote 1 flag to {out}",
     ]
     written = json.loads(out.read_text())
-    answered = api.get(
+    answered = admin.get(
         f"{API}/projects/{project}/environments/development/export/flagd",
         params={"skip_unsupported": "true"},
     ).json()

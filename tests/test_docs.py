@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 import vexil
-from vexil import Client, ErrorKind, Reason
+from vexil import Client, ClientStatus, ErrorKind, Reason
 from vexil.cli import build_parser
 from vexil.flags import Operator, VariationType, json_schema
 from vexil.sdk._modes import Mode
@@ -69,6 +69,7 @@ def test_every_cli_command_and_option_is_documented() -> None:
     doc = text("cli.md")
     parser = build_parser()
     commands = parser._subparsers._group_actions[0].choices  # type: ignore[union-attr]
+    assert isinstance(commands, dict)
     for name, sub in commands.items():
         assert f"vexil {name}" in doc, f"`vexil {name}` is not in docs/cli.md"
         for action in sub._actions:
@@ -142,6 +143,19 @@ def test_every_mode_and_its_fields_are_in_the_sdk_guide(mode: type) -> None:
         if not re.search(rf"`{field.name}`|\b{field.name}=", fields_text)
     ]
     assert missing == [], f"fields of {mode.__name__} missing from its section of docs/sdk.md"
+
+
+@pytest.mark.parametrize("status", list(ClientStatus), ids=str)
+def test_every_client_status_is_in_the_sdk_guide(status: ClientStatus) -> None:
+    table = section(text("sdk.md"), "Readiness")
+    row = rf"^\| `{re.escape(status.value)}` \| `{status.name}` \|"
+    assert re.search(row, table, re.MULTILINE), f"{status!r} has no row in the status table"
+
+
+@pytest.mark.parametrize("name", sorted(set(vexil.__all__) - {"__version__"}))
+def test_every_name_the_facade_exports_is_in_the_docs(name: str) -> None:
+    docs = "\n".join(path.read_text(encoding="utf-8") for path in DOCS.rglob("*.md"))
+    assert re.search(rf"\b{name}\b", docs), f"vexil.{name} is in no page of docs/"
 
 
 def test_the_sdk_guide_is_linked_from_the_readme() -> None:

@@ -4,6 +4,8 @@ The public API lives here; everything in modules whose names start with ``_``
 is private and may change without notice.
 """
 
+from ._exceptions import VexilError
+from ._version import __version__
 from .flags import (
     ErrorKind,
     EvaluationDetail,
@@ -13,19 +15,17 @@ from .flags import (
     Ruleset,
     ValidationError,
 )
-
-__version__ = "0.1.0.dev0"
-
-# After __version__, which the SDK's User-Agent reads.
 from .sdk._client import Client
 from .sdk._errors import ConfigurationError
 from .sdk._modes import Daemon, Lazy, Manual, Offline, Polling, Streaming
 from .sdk._state import FlagChange
-from .sdk._stores import FileStore, Store
+from .sdk._status import ClientStatus
+from .sdk._stores import FileStore, Store, store_namespace
 from .sdk._transport import HttpOptions
 
 __all__ = [
     "Client",
+    "ClientStatus",
     "ConfigurationError",
     "Daemon",
     "ErrorKind",
@@ -44,5 +44,7 @@ __all__ = [
     "Store",
     "Streaming",
     "ValidationError",
+    "VexilError",
     "__version__",
+    "store_namespace",
 ]

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from . import __version__
+from ._version import __version__
 from .flags import Ruleset, ValidationError, json_schema
 from .flags._flagd import FlagdDocument
 

@@ -37,7 +37,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     """Apply the tag filter ``not @fractional-v1``."""
-    kept, dropped = [], []
+    kept: list[pytest.Item] = []
+    dropped: list[pytest.Item] = []
     for item in items:
         excluded = any(item.get_closest_marker(tag) for tag in EXCLUDED_TAGS)
         (dropped if excluded else kept).append(item)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from typing import Any
 
@@ -32,7 +33,7 @@ def test_the_rich_document_survives_a_round_trip_through_json_and_yaml_text(
 
 def test_a_round_trip_evaluates_the_same(rich_ruleset: Ruleset) -> None:
     again = Ruleset.from_data(rich_ruleset.to_data())
-    contexts = [
+    contexts: list[dict[str, Any]] = [
         {},
         {"key": "u-1"},
         {"key": "u-42", "email": "ana@vexil.dev", "plan": "pro", "country": "DE"},
@@ -46,34 +47,14 @@ def test_a_round_trip_evaluates_the_same(rich_ruleset: Ruleset) -> None:
 def test_the_document_form_matches_what_was_written(rich_data: dict[str, Any]) -> None:
     data = Ruleset.from_data(rich_data).to_data()
     flag = data["flags"]["checkout-color"]
-    assert flag == {
-        "type": "string",
-        "variations": {"control": "#1f6feb", "green": "#2da44e", "orange": "#fb8500"},
-        "on": True,
-        "off_variation": "control",
-        "prerequisites": [{"flag": "new-checkout", "variation": "on"}],
-        "default": {
-            "rollout": [
-                {"variation": "control", "weight": 10.001},
-                {"variation": "green", "weight": 79.998},
-                {"variation": "orange", "weight": 10.001},
-            ],
-            "seed": "color-2026",
-            "experiment": True,
-        },
-    }
-    assert data["segments"]["staff"] == {
-        "name": "Staff",
-        "description": "Company addresses, plus a contractor.",
-        "included": ["u-contractor"],
-        "excluded": ["u-former"],
-        "rules": [
-            {
-                "id": "company-email",
-                "clauses": [{"attribute": "email", "op": "ends_with", "values": ["@vexil.dev"]}],
-            }
-        ],
-    }
+    # As written, with its type and on, which are always written.
+    assert flag == {"type": "string", "on": True, **rich_data["flags"]["checkout-color"]}
+    assert flag["default"]["rollout"][1] == {"variation": "green", "weight": 79.998}
+    # As written, but for the one value of a clause, which is written as a list.
+    staff = copy.deepcopy(rich_data["segments"]["staff"])
+    assert staff["rules"][0]["clauses"][0]["values"] == "@vexil.dev"
+    staff["rules"][0]["clauses"][0]["values"] = ["@vexil.dev"]
+    assert data["segments"]["staff"] == staff
 
 
 def test_fields_left_at_their_defaults_are_not_written() -> None:
@@ -318,7 +299,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
             for _ in range(draw(st.integers(0, 3)))
         ]
         earlier = list(flags)
-        if earlier and draw(st.booleans()):
+        if len(earlier) > 0 and draw(st.booleans()):
             other = draw(st.sampled_from(earlier))
             flag["prerequisites"] = [
                 {

@@ -524,7 +524,7 @@ def test_changing_a_json_value_from_evaluate_all_does_not_change_later_evaluatio
 
 
 def test_changing_the_data_a_ruleset_was_read_from_does_not_change_it() -> None:
-    data = {"flags": {"f": {"variations": {"a": {"x": [1]}}, "default": "a"}}}
+    data: dict[str, Any] = {"flags": {"f": {"variations": {"a": {"x": [1]}}, "default": "a"}}}
     rs = Ruleset.from_data(data)
     data["flags"]["f"]["variations"]["a"]["x"].append(2)
     assert rs.evaluate("f", {}).value == {"x": [1]}

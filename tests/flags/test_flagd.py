@@ -627,7 +627,7 @@ def test_jsonlogic_operations(rule: Any, data: Any, expected: Any) -> None:
 
 
 def test_truthiness_is_javascripts() -> None:
-    falsy = [False, None, 0, 0.0, math.nan, "", []]
+    falsy: list[Any] = [False, None, 0, 0.0, math.nan, "", []]
     truthy = [True, 1, -1.5, "0", "false", [0], {}, {"a": 1}, math.inf]
     assert [is_truthy(v) for v in falsy] == [False] * len(falsy)
     assert [is_truthy(v) for v in truthy] == [True] * len(truthy)

@@ -179,7 +179,13 @@ def test_negations_keep_flagds_meaning_for_missing_attributes() -> None:
         [{"attribute": "country", "op": "in", "values": ["US"], "negate": True}],
     ]
     doc = flagd_doc({"f": flagd_flag({"if": [{"!==": [var("country"), "US"]}, "b"]})})
-    contexts = [{}, {"country": None}, {"country": "US"}, {"country": "CA"}, {"country": 3}]
+    contexts: list[dict[str, Any]] = [
+        {},
+        {"country": None},
+        {"country": "US"},
+        {"country": "CA"},
+        {"country": 3},
+    ]
     same_values(doc, flagd_to_vexil(doc).document(), contexts)
 
 
@@ -321,7 +327,12 @@ def test_a_null_branch_serves_the_default_variant_or_stops_without_one() -> None
     ]
     assert [r["serve"] for r in without["rules"]] == ["b", "b"]
     doc = flagd_doc({"f": flagd_flag(targeting, defaultVariant=None)})
-    contexts = [{"plan": "free", "beta": True}, {"beta": True}, {"plan": "pro"}, {}]
+    contexts: list[dict[str, Any]] = [
+        {"plan": "free", "beta": True},
+        {"beta": True},
+        {"plan": "pro"},
+        {},
+    ]
     same_values(doc, flagd_to_vexil(doc).document(), contexts)
 
 
@@ -801,6 +812,7 @@ def test_each_condition_alone_and_negated_keeps_its_meaning(leaf: Any) -> None:
 
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(doc=flagd_documents(), cases=st.lists(contexts(), min_size=20, max_size=20))
+@pytest.mark.slow
 def test_imported_flags_serve_what_flagd_serves(
     doc: dict[str, Any], cases: list[dict[str, Any]]
 ) -> None:
@@ -1138,6 +1150,10 @@ def vexil_documents(draw: st.DrawFn) -> dict[str, Any]:
     return vexil_doc(flags)
 
 
+#: Twenty contexts, as the hypothesis tests of exported documents use them.
+CASES = st.lists(contexts(numeric_booleans=False), min_size=20, max_size=20)
+
+
 @settings(max_examples=300, deadline=None)
 @given(clause=vexil_clause())
 def test_each_clause_alone_keeps_its_meaning(clause: dict[str, Any]) -> None:
@@ -1148,8 +1164,9 @@ def test_each_clause_alone_keeps_its_meaning(clause: dict[str, Any]) -> None:
 @settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     doc=vexil_documents(),
-    cases=st.lists(contexts(numeric_booleans=False), min_size=20, max_size=20),
+    cases=CASES,
 )
+@pytest.mark.slow
 def test_exported_flags_serve_what_vexil_serves(
     doc: dict[str, Any], cases: list[dict[str, Any]]
 ) -> None:
@@ -1160,8 +1177,9 @@ def test_exported_flags_serve_what_vexil_serves(
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
     doc=vexil_documents(),
-    cases=st.lists(contexts(numeric_booleans=False), min_size=20, max_size=20),
+    cases=CASES,
 )
+@pytest.mark.slow
 def test_exported_then_imported_flags_serve_the_same(
     doc: dict[str, Any], cases: list[dict[str, Any]]
 ) -> None:

@@ -15,7 +15,7 @@ from enum import StrEnum
 from typing import Any
 
 import pytest
-import re2
+import re2  # type: ignore[import-untyped]
 from hypothesis import given, settings
 from hypothesis import strategies as st
 

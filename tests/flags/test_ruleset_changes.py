@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import copy
+from collections.abc import Callable
 from typing import Any
 
 import pytest
 
-from vexil.flags import Reason, Ruleset, ValidationError
+from vexil.flags import Problem, Reason, Ruleset, ValidationError
 
 BOOL = {"on": True, "off": False}
 
@@ -30,7 +31,7 @@ def in_segment(segment: str) -> dict[str, Any]:
     )
 
 
-DOCUMENT = {
+DOCUMENT: dict[str, Any] = {
     "flags": {
         "base": bool_flag(),
         "dependent": requires("base"),
@@ -71,6 +72,15 @@ def assert_unchanged(ruleset: Ruleset, before: tuple[Any, ...]) -> None:
     assert ruleset.compiled_flags.keys() == flags.keys()
     assert all(ruleset.compiled_flags[k] is v for k, v in flags.items())
     assert all(ruleset.compiled_segments[k] is v for k, v in segments.items())
+
+
+def rejected(ruleset: Ruleset, change: Callable[[Ruleset], object]) -> list[Problem]:
+    """The problems ``change`` is rejected with, once checked that ``ruleset`` stays as it was."""
+    before = snapshot(ruleset)
+    with pytest.raises(ValidationError) as caught:
+        change(ruleset)
+    assert_unchanged(ruleset, before)
+    return list(caught.value.problems)
 
 
 # ---------------------------------------------------------------- with_flag
@@ -171,24 +181,15 @@ def test_turning_a_prerequisite_off_fails_its_dependents(ruleset: Ruleset) -> No
 def test_a_bad_flag_is_rejected_and_the_ruleset_stays_as_it_was(
     ruleset: Ruleset, key: str, data: dict[str, Any], path: str
 ) -> None:
-    before = snapshot(ruleset)
-    with pytest.raises(ValidationError) as caught:
-        ruleset.with_flag(key, data)
-    assert path in [p.path for p in caught.value.problems]
-    assert_unchanged(ruleset, before)
+    assert path in [p.path for p in rejected(ruleset, lambda r: r.with_flag(key, data))]
 
 
 def test_removing_a_variation_a_dependent_requires_is_rejected(ruleset: Ruleset) -> None:
-    before = snapshot(ruleset)
-    with pytest.raises(ValidationError) as caught:
-        ruleset.with_flag(
-            "base", {"variations": {"enabled": True, "disabled": False}, "default": "enabled"}
-        )
-    assert [str(p) for p in caught.value.problems] == [
+    base = {"variations": {"enabled": True, "disabled": False}, "default": "enabled"}
+    assert [str(p) for p in rejected(ruleset, lambda r: r.with_flag("base", base))] == [
         "flags.dependent.prerequisites[0].variation: flag 'base' has no variation 'on'"
         " (variations: enabled, disabled)"
     ]
-    assert_unchanged(ruleset, before)
 
 
 def test_changing_variations_a_dependent_does_not_require_is_accepted(ruleset: Ruleset) -> None:
@@ -229,11 +230,8 @@ def test_without_flag_removes_a_flag_from_a_new_ruleset_only(ruleset: Ruleset) -
 
 
 def test_without_flag_of_a_prerequisite_is_rejected(ruleset: Ruleset) -> None:
-    before = snapshot(ruleset)
-    with pytest.raises(ValidationError) as caught:
-        ruleset.without_flag("base")
-    assert [str(p) for p in caught.value.problems] == ["flags.base: is a prerequisite of dependent"]
-    assert_unchanged(ruleset, before)
+    problems = rejected(ruleset, lambda r: r.without_flag("base"))
+    assert [str(p) for p in problems] == ["flags.base: is a prerequisite of dependent"]
 
 
 def test_a_prerequisite_can_be_removed_once_its_dependents_are_gone(ruleset: Ruleset) -> None:
@@ -308,11 +306,7 @@ def test_with_segment_adds_a_segment(ruleset: Ruleset) -> None:
 def test_a_bad_segment_is_rejected_and_the_ruleset_stays_as_it_was(
     ruleset: Ruleset, key: str, data: dict[str, Any], path: str
 ) -> None:
-    before = snapshot(ruleset)
-    with pytest.raises(ValidationError) as caught:
-        ruleset.with_segment(key, data)
-    assert path in [p.path for p in caught.value.problems]
-    assert_unchanged(ruleset, before)
+    assert path in [p.path for p in rejected(ruleset, lambda r: r.with_segment(key, data))]
 
 
 @pytest.mark.parametrize(
@@ -331,12 +325,9 @@ def test_a_bad_segment_is_rejected_and_the_ruleset_stays_as_it_was(
 def test_without_segment_of_a_segment_in_use_is_rejected(
     ruleset: Ruleset, segment: str, paths: list[str]
 ) -> None:
-    before = snapshot(ruleset)
-    with pytest.raises(ValidationError) as caught:
-        ruleset.without_segment(segment)
-    assert [p.path for p in caught.value.problems] == paths
-    assert all(p.message.startswith(f"unknown segment {segment!r}") for p in caught.value.problems)
-    assert_unchanged(ruleset, before)
+    problems = rejected(ruleset, lambda r: r.without_segment(segment))
+    assert [p.path for p in problems] == paths
+    assert all(p.message.startswith(f"unknown segment {segment!r}") for p in problems)
 
 
 def test_without_segment_removes_an_unused_segment(ruleset: Ruleset) -> None:

@@ -6,7 +6,7 @@ import copy
 from pathlib import Path
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 
 from vexil.flags import Ruleset, ValidationError, json_schema
@@ -37,7 +37,7 @@ def test_a_dumped_ruleset_passes_the_schema() -> None:
 
 
 def _broken(change: str) -> dict[str, Any]:
-    doc = copy.deepcopy(EXAMPLE)
+    doc: dict[str, Any] = copy.deepcopy(EXAMPLE)
     flag = doc["flags"]["new-checkout"]
     if change == "unknown flag field":
         flag["defualt"] = "on"

@@ -24,7 +24,7 @@ def clause(attribute: str, op: str, values: Any, **fields: Any) -> dict[str, Any
     return {"attribute": attribute, "op": op, "values": values, **fields}
 
 
-def rollout(*slices: tuple[str, Any], **fields: Any) -> dict[str, Any]:
+def rollout(*slices: tuple[str | None, Any], **fields: Any) -> dict[str, Any]:
     return {"rollout": [{"variation": v, "weight": w} for v, w in slices], **fields}
 
 

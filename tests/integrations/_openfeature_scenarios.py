@@ -62,40 +62,28 @@ flags:
   # everyone else gets it from the default (DEFAULT).
   boolean-targeted-zero-flag:
     variations: {zero: false, non-zero: true}
-    rules:
+    rules: &macrosoft  # the same rule for the four flags below
       - id: macrosoft
         clauses: [{attribute: email, op: in, values: [ballmer@macrosoft.com]}]
         serve: zero
     default: zero
   string-targeted-zero-flag:
     variations: {zero: "", non-zero: str}
-    rules:
-      - id: macrosoft
-        clauses: [{attribute: email, op: in, values: [ballmer@macrosoft.com]}]
-        serve: zero
+    rules: *macrosoft
     default: zero
   integer-targeted-zero-flag:
     variations: {zero: 0, non-zero: 1}
-    rules:
-      - id: macrosoft
-        clauses: [{attribute: email, op: in, values: [ballmer@macrosoft.com]}]
-        serve: zero
+    rules: *macrosoft
     default: zero
   float-targeted-zero-flag:
     variations: {zero: 0.0, non-zero: 1.0}
-    rules:
-      - id: macrosoft
-        clauses: [{attribute: email, op: in, values: [ballmer@macrosoft.com]}]
-        serve: zero
+    rules: *macrosoft
     default: zero
   object-targeted-zero-flag:
     variations:
       zero: {}
       non-zero: {showImages: true, title: "Check out these pics!", imagesPerPage: 100}
-    rules:
-      - id: macrosoft
-        clauses: [{attribute: email, op: in, values: [ballmer@macrosoft.com]}]
-        serve: zero
+    rules: *macrosoft
     default: zero
 
   # "!customer && email == 'ballmer@macrosoft.com' && age > 10 ? 'internal' : ''"
@@ -196,33 +184,19 @@ SCENARIOS: list[Any] = [
             for t, name, default, value in ZERO
         ),
     ),
-    *rows(
-        "Resolves zero value with targeting",
-        *(
-            Row(
-                t,
-                f"{name}-targeted-zero-flag",
-                default,
-                value=value,
-                reason="TARGETING_MATCH",
-                context=MACROSOFT,
-            )
-            for t, name, default, value in ZERO
-        ),
-    ),
-    *rows(
-        "Resolves zero value with targeting using default",
-        *(
-            Row(
-                t,
-                f"{name}-targeted-zero-flag",
-                default,
-                value=value,
-                reason="DEFAULT",
-                context=NONE_COM,
-            )
-            for t, name, default, value in ZERO
-        ),
+    *(
+        param
+        for scenario, reason, context in [
+            ("Resolves zero value with targeting", "TARGETING_MATCH", MACROSOFT),
+            ("Resolves zero value with targeting using default", "DEFAULT", NONE_COM),
+        ]
+        for param in rows(
+            scenario,
+            *(
+                Row(t, f"{name}-targeted-zero-flag", default, value, reason, context=context)
+                for t, name, default, value in ZERO
+            ),
+        )
     ),
     *rows(
         "Flag not found error",

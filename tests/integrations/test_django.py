@@ -1,3 +1,4 @@
+# mypy: allow-subclassing-any, disable-error-code="import-untyped"
 """The Django integration, through Django's own test clients and a real site.
 
 The site (``django_site/``) runs the real request stack: sessions, authentication
@@ -32,7 +33,7 @@ from django.db import connections
 from django.template import engines
 from django.test import AsyncClient, Client, RequestFactory, override_settings
 
-from _services import VexilServer, sdk_key, wait_for
+from _services import VexilServer, new_flag, sdk_key, toggle_on, wait_for
 from vexil.integrations.django import (
     RequestFlags,
     close_client,
@@ -476,13 +477,11 @@ def test_request_context_and_request_flags_are_usable_alone(own: TestClient) -> 
 # ------------------------------------------------------------ a real server
 
 
+@pytest.mark.slow
 def test_a_change_on_the_server_reaches_the_next_request(
     server: VexilServer, admin: httpx.Client, project: str, http: Client
 ) -> None:
-    created = admin.post(
-        f"/api/v1/projects/{project}/flags", json={"key": "new-ui", "variations": BOOL}
-    )
-    assert created.status_code == 201, created.text
+    new_flag(admin, project)
     vexil = {
         "sdk_key": sdk_key(admin, project),
         "url": server.base_url,
@@ -496,9 +495,7 @@ def test_a_change_on_the_server_reaches_the_next_request(
         assert get_client().is_initialized
         assert http.get("/new-ui/").status_code == 404
 
-        toggle = f"/api/v1/projects/{project}/environments/development/flags/new-ui/toggle"
-        response = admin.post(toggle, json={"on": True})
-        assert response.status_code == 200, response.text
+        toggle_on(admin, project)
         wait_for(lambda: http.get("/new-ui/").status_code == 200, what="the toggle")
         assert http.get("/lazy/?read=1").json()["value"] is True
 

@@ -6,7 +6,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
@@ -23,7 +23,7 @@ from _frameworks import (
 )
 from fastapi import Depends, FastAPI, Header, Request
 
-from _services import VexilServer, free_port, sdk_key, wait_for
+from _services import VexilServer, free_port, new_flag, sdk_key, toggle_on, wait_for
 from vexil import Client, ConfigurationError
 from vexil.integrations.fastapi import (
     Flags,
@@ -38,14 +38,7 @@ from vexil.integrations.fastapi import (
 )
 from vexil.testing import TestClient
 
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind() -> Iterator[None]:
-    """Every test closes the clients it opened: no ``vexil-*`` thread outlives it."""
-    before = vexil_threads()
-    yield
-    left = sorted(t.name for t in vexil_threads() - before)
-    assert not left, f"threads left behind: {left}"
+pytestmark = pytest.mark.usefixtures("no_thread_left_behind")
 
 
 def add_routes(app: FastAPI) -> FastAPI:
@@ -71,13 +64,6 @@ def add_routes(app: FastAPI) -> FastAPI:
         return {"new": on}
 
     return app
-
-
-@pytest.fixture
-def flags() -> Iterator[TestClient]:
-    client = Client.for_testing({"new-ui": False})
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -414,9 +400,7 @@ def test_the_example_application_follows_its_flag_file(monkeypatch: pytest.Monke
 def test_a_toggle_on_the_server_reaches_the_next_requests(
     server: VexilServer, admin: httpx.Client, project: str
 ) -> None:
-    body = {"key": "new-ui", "variations": {"on": True, "off": False}}
-    created = admin.post(f"/api/v1/projects/{project}/flags", json=body)
-    assert created.status_code == 201, created.text
+    new_flag(admin, project)
     lifespan = vexil_lifespan(
         sdk_key(admin, project), url=server.base_url, send_events=False, ready_timeout=10
     )
@@ -427,11 +411,7 @@ def test_a_toggle_on_the_server_reaches_the_next_requests(
         assert client.status == "streaming"
         assert http.get("/new").status_code == 404  # a new flag is off
 
-        toggled = admin.post(
-            f"/api/v1/projects/{project}/environments/development/flags/new-ui/toggle",
-            json={"on": True},
-        )
-        assert toggled.status_code == 200, toggled.text
+        toggle_on(admin, project)
         wait_for(lambda: http.get("/new").status_code == 200, what="the toggle to arrive")
         assert http.get("/home").json()["new"] is True
     assert client.status == "stopped"

@@ -1,3 +1,4 @@
+# mypy: allow-subclassing-any, disable-error-code="import-untyped"
 """The Flask extension, through Flask's own test client and a real Vexil client."""
 
 from __future__ import annotations
@@ -15,19 +16,12 @@ from _frameworks import boolean_flag, example, targeting, vexil_threads, write_f
 from flask import Flask, render_template_string
 from flask_login import LoginManager, UserMixin, login_user, logout_user
 
-from _services import VexilServer, sdk_key, wait_for
-from vexil import Client, ConfigurationError
+from _services import VexilServer, new_flag, sdk_key, toggle_on, wait_for
+from vexil import ConfigurationError
 from vexil.integrations.flask import Vexil, flag, flag_on, flag_required, request_context
 from vexil.testing import TestClient
 
-
-@pytest.fixture(autouse=True)
-def no_thread_left_behind() -> Iterator[None]:
-    """Every test closes the clients it opened: no ``vexil-*`` thread outlives it."""
-    before = vexil_threads()
-    yield
-    left = sorted(t.name for t in vexil_threads() - before)
-    assert not left, f"threads left behind: {left}"
+pytestmark = pytest.mark.usefixtures("no_thread_left_behind")
 
 
 def make_app(**config: Any) -> Flask:
@@ -68,13 +62,6 @@ def make_app(**config: Any) -> Flask:
         )
 
     return app
-
-
-@pytest.fixture
-def flags() -> Iterator[TestClient]:
-    client = Client.for_testing({"new-ui": False})
-    yield client
-    client.close()
 
 
 @pytest.fixture
@@ -474,11 +461,7 @@ def test_the_example_application_follows_its_flag_file(monkeypatch: pytest.Monke
 def test_a_toggle_on_the_server_reaches_the_next_requests(
     server: VexilServer, admin: httpx.Client, project: str
 ) -> None:
-    created = admin.post(
-        f"/api/v1/projects/{project}/flags",
-        json={"key": "new-ui", "variations": {"on": True, "off": False}},
-    )
-    assert created.status_code == 201, created.text
+    new_flag(admin, project)
     app = make_app(
         VEXIL_SDK_KEY=sdk_key(admin, project),
         VEXIL_URL=server.base_url,
@@ -491,11 +474,7 @@ def test_a_toggle_on_the_server_reaches_the_next_requests(
             assert vexil.client.is_initialized
         assert http.get("/new").status_code == 404  # a new flag is off
 
-        toggled = admin.post(
-            f"/api/v1/projects/{project}/environments/development/flags/new-ui/toggle",
-            json={"on": True},
-        )
-        assert toggled.status_code == 200, toggled.text
+        toggle_on(admin, project)
         wait_for(lambda: http.get("/new").status_code == 200, what="the toggle to arrive")
         assert http.get("/page").text.startswith("new|")
     finally:

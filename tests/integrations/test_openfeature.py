@@ -355,6 +355,7 @@ def test_provider_in_fatal_state_error(
     assert (details.reason, details.error_code) == ("ERROR", "PROVIDER_FATAL")
 
 
+@pytest.mark.slow
 def test_provider_status_accessibility_stale_then_ready_then_fatal(
     new_server: Callable[..., VexilServer],
 ) -> None:

@@ -8,6 +8,9 @@ from __future__ import annotations
 
 import pytest
 
+# Each test starts a pytest process of its own.
+pytestmark = pytest.mark.slow
+
 
 def run(pytester: pytest.Pytester, source: str) -> pytest.RunResult:
     pytester.makepyfile(test_flags=source)

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Any
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, Generic, TypeVar
 
 import httpx
 
@@ -12,6 +15,21 @@ from _services import VexilServer, sdk_key
 
 BOOL = {"on": True, "off": False}
 API = "/api/v1"
+
+Owner = TypeVar("Owner")
+
+
+class LoopbackServer(ThreadingHTTPServer, Generic[Owner]):
+    """A stand-in for a server on a free loopback port; its handlers answer for ``owner``."""
+
+    daemon_threads = True
+
+    def __init__(self, handler: type[BaseHTTPRequestHandler], owner: Owner) -> None:
+        super().__init__(("127.0.0.1", 0), handler)
+        self.owner = owner
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        pass  # a client that hung up mid-answer: what these servers expect
 
 
 def editor_for(server: VexilServer) -> httpx.Client:
@@ -58,6 +76,11 @@ class Env:
         url = f"{API}/projects/{self.project}/environments/development/flags/{key}"
         return self._ok(self.editor.put(url, json=body))
 
+    def flag_on(self, key: str) -> dict[str, Any]:
+        """A new boolean flag, turned on in development."""
+        self.create_flag(key)
+        return self.toggle(key, True)
+
     def toggle(self, key: str, on: bool) -> dict[str, Any]:
         url = f"{API}/projects/{self.project}/environments/development/flags/{key}/toggle"
         return self._ok(self.editor.post(url, json={"on": on}))
@@ -71,3 +94,10 @@ class Env:
 
     def ruleset(self) -> httpx.Response:
         return self.editor.get("/sdk/v1/ruleset", headers={"Authorization": self.key})
+
+
+@contextmanager
+def new_env(server: VexilServer, project: str) -> Iterator[Env]:
+    """A new project on ``server``, its editor closed when the block ends."""
+    with editor_for(server) as editor:
+        yield Env.create(server, editor, project)

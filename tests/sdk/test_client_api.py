@@ -69,8 +69,7 @@ def test_a_missing_key_is_a_configuration_error(monkeypatch: pytest.MonkeyPatch)
 
 
 def test_key_and_url_come_from_the_environment(env: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    env.create_flag("f")
-    env.toggle("f", True)
+    env.flag_on("f")
     monkeypatch.setenv("VEXIL_SDK_KEY", env.key)
     monkeypatch.setenv("VEXIL_URL", env.url)
     with Client() as client:
@@ -152,8 +151,7 @@ def test_clients_with_one_key_and_url_share_one_stream(env: Env) -> None:
     assert len(streams) == 1
     first.close()
     first.close()  # twice is fine
-    env.create_flag("late")
-    env.toggle("late", True)
+    env.flag_on("late")
     # The second handle still works: the core lives until its last handle closes.
     wait_for(lambda: second.variation("late", {"key": "u"}, False), what="the shared stream")
     second.close()
@@ -188,8 +186,7 @@ def test_before_any_flags_evaluations_get_the_default_with_provider_not_ready() 
 
 
 def test_asyncio_applications_await_readiness_and_close(env: Env) -> None:
-    env.create_flag("f")
-    env.toggle("f", True)
+    env.flag_on("f")
 
     async def main() -> bool:
         async with Client(env.key, url=env.url, init_timeout=0) as client:

@@ -26,6 +26,7 @@ from vexil import (
     Streaming,
 )
 from vexil.integrations.redis import RedisStore
+from vexil.sdk._sources import FileSource
 
 USER = {"key": "u-1"}
 
@@ -236,7 +237,9 @@ def test_from_file_watches_and_keeps_the_last_good_flags(tmp_path: Path) -> None
         path.write_text(FLAGS.replace("default: old", "default: new"))
         wait_for(lambda: client.variation("banner", USER, "") == "Hello", what="the reload")
         path.write_text(FLAGS.replace("default: old", "default: nowhere"))
-        wait_for(lambda: client._core.source._seen == client._core.source._signature())
+        source = client._core.source
+        assert isinstance(source, FileSource)
+        wait_for(lambda: source._seen == source._signature())
         assert client.variation("banner", USER, "") == "Hello"  # the broken edit was refused
 
 
@@ -274,8 +277,8 @@ def test_a_fleet_shares_flags_through_redis(env: Env, redis_service: Redis) -> N
                 wait_for(lambda: daemon.variation("f", USER, False), what="the update via Redis")
         # The server is gone for a new process: it boots from Redis.
         dead = f"http://127.0.0.1:{free_port()}"
-        mode = Streaming(initial_backoff=0.05, max_backoff=0.1)
-        with Client(env.key, url=dead, store=reader_store, mode=mode) as booted:
+        streaming = Streaming(initial_backoff=0.05, max_backoff=0.1)
+        with Client(env.key, url=dead, store=reader_store, mode=streaming) as booted:
             assert booted.variation("f", USER, False) is True
     finally:
         writer_store.close()

@@ -29,8 +29,13 @@ def test_on_change_tells_which_flag_changed(env: Env) -> None:
     seen: list[FlagChange] = []
     only_b: list[FlagChange] = []
     arrived = threading.Event()
+
+    def on_any_change(change: FlagChange) -> None:
+        seen.append(change)
+        arrived.set()
+
     with Client(env.key, url=env.url) as client:
-        client.on_change(lambda change: (seen.append(change), arrived.set()))
+        client.on_change(on_any_change)
         client.on_change(only_b.append, flag_key="b")
         env.toggle("a", True)
         assert arrived.wait(10)

@@ -16,13 +16,13 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from _sdk import API, Env, editor_for
+from _sdk import API, Env, LoopbackServer, editor_for, new_env
 
 from _services import VexilServer, wait_for
 from vexil import Client, ErrorKind, Polling, Streaming
@@ -89,7 +89,7 @@ class FakeVexil:
         self._seen: list[Seen] = []
         self._lock = threading.Lock()
         self.released = threading.Event()
-        self.http = _Server(self)
+        self.http = LoopbackServer(_Handler, self)
         self.url = f"http://127.0.0.1:{self.http.server_port}"
 
     def script(self, endpoint: str, *replies: Reply) -> None:
@@ -109,19 +109,8 @@ class FakeVexil:
             return replies.pop(0) if len(replies) > 1 else replies[0]
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, fake: FakeVexil) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.fake = fake
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that went away mid-answer: expected here
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer[FakeVexil]
 
     def do_GET(self) -> None:
         self._answer()
@@ -131,7 +120,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer()
 
     def _answer(self) -> None:
-        fake = self.server.fake
+        fake = self.server.owner
         path = urlsplit(self.path).path
         reply = fake._next(path, {k.lower(): v for k, v in self.headers.items()})
         if reply is None:
@@ -201,14 +190,13 @@ FAST = Streaming(initial_backoff=0.05, max_backoff=0.5, fallback_after=2)
 # ------------------------------------------------ faults of a real vexil serve
 
 
+@pytest.mark.slow
 def test_server_down_at_start_serves_defaults_then_recovers_when_it_comes_up(
     new_server: Callable[..., VexilServer],
 ) -> None:
     server = new_server("sqlite")
-    with editor_for(server) as editor:
-        env = Env.create(server, editor, "down-at-start")
-        env.create_flag("f")
-        env.toggle("f", True)
+    with new_env(server, "down-at-start") as env:
+        env.flag_on("f")
     server.stop()
 
     began = time.monotonic()
@@ -230,12 +218,12 @@ def test_server_down_at_start_serves_defaults_then_recovers_when_it_comes_up(
     assert vexil_threads() == []
 
 
+@pytest.mark.slow
 def test_a_server_killed_mid_stream_is_reconnected_and_the_missed_changes_caught_up(
     new_server: Callable[..., VexilServer],
 ) -> None:
     first = new_server("sqlite")
-    with editor_for(first) as editor:
-        env = Env.create(first, editor, "killed")
+    with new_env(first, "killed") as env:
         for key in ("kept", "toggled", "removed"):
             env.create_flag(key)
     # No fallback polling here: the changes can come back through the stream only.
@@ -299,18 +287,17 @@ def test_an_unknown_key_gets_401_once_then_defaults_and_no_retries(
         client.close()
 
 
+@pytest.mark.slow
 def test_a_key_revoked_under_a_stream_stops_it_at_reconnection_keeping_the_flags(
     new_server: Callable[..., VexilServer], caplog: pytest.LogCaptureFixture
 ) -> None:
     server = new_server("sqlite")
-    with editor_for(server) as editor:
-        env = Env.create(server, editor, "revoked")
-        env.create_flag("f")
-        env.toggle("f", True)
+    with new_env(server, "revoked") as env:
+        env.flag_on("f")
         with Client(env.key, url=server.base_url, mode=FAST, send_events=False) as client:
             assert client.variation("f", USER, False) is True
             url = f"{API}/projects/{env.project}/environments/development/keys/rotate"
-            rotated = editor.post(url, json={"kind": "server", "overlap_seconds": 0})
+            rotated = env.editor.post(url, json={"kind": "server", "overlap_seconds": 0})
             assert rotated.status_code == 200, rotated.text
             # An open stream outlives its key; a restart ends it, and the next connection
             # is refused.
@@ -329,8 +316,7 @@ def test_a_key_revoked_under_a_stream_stops_it_at_reconnection_keeping_the_flags
 def test_polling_with_a_revoked_key_keeps_the_flags_and_stops(
     env: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    env.create_flag("f")
-    env.toggle("f", True)
+    env.flag_on("f")
     with Client(env.key, url=env.url, mode=Polling(interval=0.1), send_events=False) as client:
         assert client.variation("f", USER, False) is True
         url = f"{API}/projects/{env.project}/environments/development/keys/rotate"

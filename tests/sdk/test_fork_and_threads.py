@@ -134,8 +134,7 @@ def test_a_child_forked_without_fork_hooks_restarts_at_first_use(env: Env) -> No
 
 
 def test_evaluations_from_many_threads_during_updates_never_fail(env: Env) -> None:
-    env.create_flag("f")
-    env.toggle("f", True)
+    env.flag_on("f")
     changes: list[FlagChange] = []
     errors: list[BaseException] = []
     with Client(env.key, url=env.url) as client:

@@ -14,12 +14,12 @@ import socket
 import threading
 import tracemalloc
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import urlsplit
 
 import pytest
-from _sdk import Env, editor_for
+from _sdk import Env, LoopbackServer, editor_for
 
 from _services import VexilServer, wait_for
 from vexil import Client, ErrorKind, HttpOptions, Polling, Streaming
@@ -42,7 +42,7 @@ class HostileProxy:
 
     def __init__(self, upstream: VexilServer) -> None:
         self.upstream = ("127.0.0.1", upstream.port)
-        self.http = _Server(self)
+        self.http = LoopbackServer(_Handler, self)
         self.url = f"http://127.0.0.1:{self.http.server_port}"
         self.released = threading.Event()
         self._attacks: list[str] = []
@@ -81,19 +81,8 @@ class HostileProxy:
             return None
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, proxy: HostileProxy) -> None:
-        super().__init__(("127.0.0.1", 0), _Handler)
-        self.proxy = proxy
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        pass  # a client that hung up mid-answer: what the attacks expect
-
-
 class _Handler(BaseHTTPRequestHandler):
-    server: _Server
+    server: LoopbackServer[HostileProxy]
 
     def do_GET(self) -> None:
         self._answer(b"")
@@ -102,7 +91,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._answer(self.rfile.read(int(self.headers.get("Content-Length") or 0)))
 
     def _answer(self, body: bytes) -> None:
-        proxy = self.server.proxy
+        proxy = self.server.owner
         headers = {name.lower(): value for name, value in self.headers.items()}
         attack = proxy._next_attack(self.command, urlsplit(self.path).path, headers)
         if attack is None:
@@ -122,7 +111,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _relay(self, body: bytes) -> None:
         """The request to the real server, and its answer back, byte for byte."""
-        proxy = self.server.proxy
+        proxy = self.server.owner
         upstream = socket.create_connection(proxy.upstream)
         with proxy._lock:
             proxy._relays.add(upstream)
@@ -192,8 +181,7 @@ def upstream(new_server: Callable[..., VexilServer]) -> VexilServer:
 def env(upstream: VexilServer) -> Iterator[Env]:
     with editor_for(upstream) as editor:
         environment = Env.create(upstream, editor, "hostile")
-        environment.create_flag("f")
-        environment.toggle("f", True)
+        environment.flag_on("f")
         yield environment
 
 
@@ -221,6 +209,13 @@ def mode(**fields: Any) -> Streaming:
             **fields,
         }
     )
+
+
+def streams_again(env: Env, client: Client) -> None:
+    """After the attack, the real stream (once the backoff passed) carries a change."""
+    wait_for(lambda: client.status == "streaming", what="the real stream, after the backoff")
+    env.toggle("f", False)
+    wait_for(lambda: client.variation("f", USER, True) is False, what="a change by the stream")
 
 
 def after(paths: list[str], first: str, then: str) -> bool:
@@ -255,9 +250,7 @@ def test_an_event_past_the_limit_is_dropped_unread_and_the_ruleset_fetched_inste
         errors = [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR]
         assert any("larger than 1,048,576 bytes" in e for e in errors), errors
 
-        wait_for(lambda: client.status == "streaming", what="the real stream, after the backoff")
-        env.toggle("f", False)
-        wait_for(lambda: client.variation("f", USER, True) is False, what="a change by the stream")
+        streams_again(env, client)
 
 
 def test_a_stream_dripping_bytes_is_dead_though_bytes_keep_coming(
@@ -275,9 +268,7 @@ def test_a_stream_dripping_bytes_is_dead_though_bytes_keep_coming(
         assert client.variation("f", USER, False) is True
         assert after(proxy.paths(), "/sdk/v1/stream", "/sdk/v1/ruleset")
 
-        wait_for(lambda: client.status == "streaming", what="the real stream")
-        env.toggle("f", False)
-        wait_for(lambda: client.variation("f", USER, True) is False, what="a change by the stream")
+        streams_again(env, client)
 
 
 def test_a_resumed_stream_that_never_ends_an_event_is_not_streaming(

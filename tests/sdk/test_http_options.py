@@ -129,8 +129,7 @@ class Proxy(BaseHTTPRequestHandler):
 
 
 def test_requests_go_through_a_proxy(env: Env) -> None:
-    env.create_flag("f")
-    env.toggle("f", True)
+    env.flag_on("f")
     server = ThreadingHTTPServer(("127.0.0.1", 0), Proxy)
     server.seen = []  # type: ignore[attr-defined]
     for proxy in serve(server):

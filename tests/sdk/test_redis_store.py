@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import sys
 import uuid
 from collections.abc import Iterator
@@ -12,6 +13,7 @@ import pytest
 import redis
 
 from _services import Redis, free_port
+from vexil import Client, Daemon, store_namespace
 from vexil.integrations.redis import RedisStore
 from vexil.sdk._stores import FileStore, Store
 
@@ -169,6 +171,29 @@ def test_redis_repr_of_a_passed_client_hides_the_password() -> None:
     client.close()
     assert "s3cret" not in text
     assert "redis.internal:6380" in text
+
+
+def test_a_daemon_reads_what_a_deploy_job_writes_to_redis_the_documented_way(
+    redis_service: Redis, raw: redis.Redis
+) -> None:
+    """No client fills the store here: a job writes the key and the JSON that docs/sdk.md shows."""
+    sdk_key = f"vx-srv-{uuid.uuid4().hex}"
+    document = {"flags": {"beta": {"variations": {"on": True, "off": False}, "default": "on"}}}
+    saved = {"revision": 7, "saved_at": 0, "document": document}
+    raw.set("vexil:" + store_namespace(sdk_key), json.dumps(saved))
+    store = RedisStore(redis_service.url())
+    try:
+        with Client(sdk_key, url="http://127.0.0.1:1", mode=Daemon(interval=60), store=store) as c:
+            assert c.is_initialized
+            assert c.variation("beta", {"key": "u"}, False) is True
+            assert c.revision == 7
+    finally:
+        store.close()
+
+
+def test_the_store_namespace_is_the_documented_recipe() -> None:
+    digest = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"  # sha256("test")
+    assert store_namespace("test") == f"ruleset-{digest[:20]}"
 
 
 def test_redis_import_without_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:

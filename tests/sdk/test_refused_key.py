@@ -16,7 +16,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from _sdk import API, Env, editor_for
+from _sdk import API, Env, new_env
 
 from _services import Redis, VexilServer, sdk_key, wait_for
 from vexil import Client, ErrorKind, FileStore, Store, Streaming
@@ -72,8 +72,7 @@ def assert_refused(client: Client) -> None:
 def test_a_key_refused_at_start_never_serves_the_stores_flags(
     env: Env, store: Store, mode: Streaming | str
 ) -> None:
-    env.create_flag("f")
-    env.toggle("f", True)
+    env.flag_on("f")
     saved = fill(store, env)
     revoke(env.editor, env)
 
@@ -83,17 +82,16 @@ def test_a_key_refused_at_start_never_serves_the_stores_flags(
     assert store.load(namespace) == saved  # there all along, and left as it was
 
 
+@pytest.mark.slow
 def test_flags_loaded_while_the_server_was_down_go_when_it_refuses_the_key(
     new_server: Callable[..., VexilServer], tmp_path: Path
 ) -> None:
     server = new_server("sqlite")
     store = FileStore(tmp_path)
-    with editor_for(server) as editor:
-        env = Env.create(server, editor, "down-then-refused")
-        env.create_flag("f")
-        env.toggle("f", True)
+    with new_env(server, "down-then-refused") as env:
+        env.flag_on("f")
         fill(store, env)
-        revoke(editor, env)
+        revoke(env.editor, env)
     server.stop()
 
     with Client(env.key, url=server.base_url, store=store, mode=FAST, init_timeout=0.5) as client:
@@ -105,18 +103,17 @@ def test_flags_loaded_while_the_server_was_down_go_when_it_refuses_the_key(
         assert_refused(client)
 
 
+@pytest.mark.slow
 def test_a_running_client_refused_later_keeps_its_flags_and_its_store(
     new_server: Callable[..., VexilServer], store: Store
 ) -> None:
     server = new_server("sqlite")
-    with editor_for(server) as editor:
-        env = Env.create(server, editor, "refused-later")
-        env.create_flag("f")
-        env.toggle("f", True)
+    with new_env(server, "refused-later") as env:
+        env.flag_on("f")
         with Client(env.key, url=server.base_url, store=store, mode=FAST) as client:
             namespace = client._core.config.namespace
             saved = wait_for(lambda: store.load(namespace), what="the save")
-            revoke(editor, env)
+            revoke(env.editor, env)
             # An open stream outlives its key; a restart ends it, and the next
             # connection is refused.
             server.stop()

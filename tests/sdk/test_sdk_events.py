@@ -234,8 +234,7 @@ def test_summaries_count_each_flag_and_variant_exactly(env: Env, database: Engin
 
 
 def test_evaluations_from_many_threads_are_counted_exactly(env: Env, database: Engine) -> None:
-    env.create_flag("f")
-    env.toggle("f", True)
+    env.flag_on("f")
     threads, each = 8, 10_000
     # A short interval: the flusher reads the counters while the threads count.
     with Client(env.key, url=env.url, flush_interval=0.02) as client:

@@ -33,6 +33,9 @@ from _sdk import Env
 
 from _services import free_port, missing, wait_for
 
+# Real uWSGI masters and workers, forked and signalled.
+pytestmark = pytest.mark.slow
+
 UWSGI = Path(sys.executable).parent / "uwsgi"
 WORKERS = 4
 RUNS = 5

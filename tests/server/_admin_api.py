@@ -74,6 +74,28 @@ def create_flag(
     return dict(response.json())
 
 
+def create_on(
+    client: httpx.Client,
+    project: str,
+    key: str,
+    variations: dict[str, Any],
+    *,
+    client_side: bool = False,
+    metadata: dict[str, Any] | None = None,
+    **targeting: Any,
+) -> None:
+    """A flag, on in every environment unless ``targeting`` says otherwise."""
+    body = {
+        "key": key,
+        "variations": variations,
+        "client_side": client_side,
+        "metadata": metadata or {},
+        "targeting": {"on": True, **targeting},
+    }
+    response = client.post(flags_url(project), json=body)
+    assert response.status_code == 201, response.text
+
+
 def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
     """The error object of a JSON error response, after checking its status and shape."""
     assert response.status_code == status, response.text

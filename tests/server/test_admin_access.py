@@ -20,7 +20,6 @@ from _admin_api import (
     error_of,
     flags_url,
     new_project,
-    root_client,
     segments_url,
     targeting_url,
 )
@@ -28,18 +27,6 @@ from _admin_api import (
 from _services import VexilServer, sdk_key
 
 PUBLIC = {"/healthz", "/readyz", "/metrics"}
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    """A fresh project, made through a token (Basic costs an argon2 check per request)."""
-    return new_project(api)
 
 
 @pytest.fixture
@@ -386,7 +373,7 @@ def test_every_api_route_needs_credentials(server: VexilServer, project: str) ->
             continue
         url = re.sub(r"\{[^}]+\}", "1", path).replace("/projects/1", f"/projects/{project}")
         for method in operations:
-            body = {} if method in ("post", "put", "patch") else None
+            body: dict[str, Any] | None = {} if method in ("post", "put", "patch") else None
             response = httpx.request(method, f"{server.base_url}{url}", json=body)
             if path.startswith(API):
                 assert response.status_code == 401, (method, path, response.text)

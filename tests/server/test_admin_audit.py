@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -15,25 +14,11 @@ from _admin_api import (
     create_token,
     error_of,
     flags_url,
-    new_project,
-    root_client,
     segments_url,
     targeting_url,
 )
 
 from _services import VexilServer
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    """A fresh project, made through a token (Basic costs an argon2 check per request)."""
-    return new_project(api)
 
 
 def audit(api: httpx.Client, project: str, **filters: Any) -> list[dict[str, Any]]:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -17,7 +18,6 @@ from _admin_api import (
     error_of,
     etag,
     flags_url,
-    new_project,
     root_client,
     segments_url,
     targeting_url,
@@ -26,18 +26,6 @@ from _admin_api import (
 from _services import VexilServer, sdk_key
 
 THREADS, ROUNDS = 8, 10
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    """A fresh project, made through a token (Basic costs an argon2 check per request)."""
-    return new_project(api)
 
 
 def run_together(server: VexilServer, work: Callable[[httpx.Client, int], Any]) -> list[Any]:
@@ -54,6 +42,14 @@ def run_together(server: VexilServer, work: Callable[[httpx.Client, int], Any]) 
 
     with ThreadPoolExecutor(THREADS) as pool:
         return list(pool.map(one, range(THREADS)))
+
+
+def add_tag(flag: dict[str, Any], tag: str) -> dict[str, Any]:
+    return {"tags": [*flag["tags"], tag]}
+
+
+def include(segment: dict[str, Any], key: str) -> dict[str, Any]:
+    return {"included": [*segment.get("included", []), key]}
 
 
 def read_modify_write(
@@ -139,6 +135,7 @@ def test_an_unreadable_if_match_is_400(api: httpx.Client, project: str, value: s
 # ---------------------------------------------------------- racing writers
 
 
+@pytest.mark.slow
 def test_concurrent_targeting_writers_lose_no_update(
     server: VexilServer, api: httpx.Client, project: str
 ) -> None:
@@ -194,14 +191,14 @@ def test_concurrent_flag_and_segment_writers_lose_no_update(
                 read_modify_write(
                     client,
                     flags_url(project, "f"),
-                    lambda flag, tag=f"t-{i}-{n}": {"tags": [*flag["tags"], tag]},
+                    functools.partial(add_tag, tag=f"t-{i}-{n}"),
                     client.patch,
                 )
             else:
                 read_modify_write(
                     client,
                     f"{API}/projects/{project}/environments/production/segments/s",
-                    lambda seg, key=f"u-{i}-{n}": {"included": [*seg.get("included", []), key]},
+                    functools.partial(include, key=f"u-{i}-{n}"),
                     client.put,
                 )
 
@@ -261,7 +258,7 @@ def test_racing_variation_and_targeting_writers_never_break_the_document(
 
     writing.set()
     *writers, observed = run_together(server, work)
-    totals = sum(writers, Counter())
+    totals: Counter[int] = sum(writers, Counter())
     assert set(totals) <= {200, 422}, totals
     assert totals[200] >= ROUNDS, totals
     assert set(observed) == {200}, observed  # 0: a served default the flag does not have

@@ -14,25 +14,9 @@ from _admin_api import (
     create_flag,
     error_of,
     flags_url,
-    new_project,
-    root_client,
     segments_url,
     targeting_url,
 )
-
-from _services import VexilServer
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    """A fresh project, made through a token (Basic costs an argon2 check per request)."""
-    return new_project(api)
 
 
 def test_each_status_has_its_code(api: httpx.Client, project: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -15,25 +14,12 @@ from _admin_api import (
     etag,
     flags_url,
     new_project,
-    root_client,
     targeting_url,
 )
 
-from _services import VexilServer, sdk_key
+from _services import sdk_key
 
 COLORS = {"red": "#f00", "green": "#0f0", "blue": "#00f"}
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    """A fresh project, made through a token (Basic costs an argon2 check per request)."""
-    return new_project(api)
 
 
 def ruleset(api: httpx.Client, anon: httpx.Client, project: str, env: str) -> dict[str, Any]:

@@ -3,25 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 
 import httpx
 import pytest
-from _admin_api import API, create_flag, error_of, etag, new_project, root_client, targeting_url
+from _admin_api import API, create_flag, error_of, etag, targeting_url
 
-from _services import VexilServer, sdk_key
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    """A fresh project, made through a token (Basic costs an argon2 check per request)."""
-    return new_project(api)
+from _services import sdk_key
 
 
 def ruleset_status(anon: httpx.Client, key: str) -> int:

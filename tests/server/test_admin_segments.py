@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -11,13 +10,11 @@ from _admin_api import (
     create_flag,
     error_of,
     etag,
-    new_project,
-    root_client,
     segments_url,
     targeting_url,
 )
 
-from _services import VexilServer, sdk_key
+from _services import sdk_key
 
 STAFF = {
     "key": "staff",
@@ -32,18 +29,6 @@ STAFF = {
         }
     ],
 }
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    """A fresh project, made through a token (Basic costs an argon2 check per request)."""
-    return new_project(api)
 
 
 def segments_in_ruleset(

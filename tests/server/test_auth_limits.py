@@ -66,6 +66,7 @@ def assert_rate_limited(response: httpx.Response) -> int:
     return retry_after
 
 
+@pytest.mark.slow
 def test_wrong_passwords_lock_the_user_name_out(
     backend: str, new_server: Callable[..., VexilServer]
 ) -> None:
@@ -209,6 +210,7 @@ def rss_mib(server: VexilServer) -> float:
     return kib / 1024
 
 
+@pytest.mark.slow
 def test_a_flood_of_wrong_passwords_is_bounded(new_server: Callable[..., VexilServer]) -> None:
     # More waiting checks (50) than the worker threads (anyio's 40): were they to wait
     # in threads, token requests would find none free.
@@ -264,6 +266,7 @@ def redis_db(redis_service: Redis) -> str:
     return url
 
 
+@pytest.mark.slow
 def test_replicas_share_the_failures_through_redis(
     new_server: Callable[..., VexilServer], redis_db: str
 ) -> None:

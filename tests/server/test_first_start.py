@@ -90,6 +90,7 @@ def ruleset_status(base_url: str, key: str) -> int:
     return httpx.get(f"{base_url}/sdk/v1/ruleset", headers={"Authorization": key}).status_code
 
 
+@pytest.mark.slow
 def test_db_upgrade_then_a_first_start_prints_the_password_and_keys_once(
     bare: Callable[[str], BareServer], workdir: Path
 ) -> None:
@@ -179,6 +180,7 @@ def test_demo_seeds_flags_on_in_development_and_off_in_production(workdir: Path)
         instance.stop()
 
 
+@pytest.mark.slow
 def test_token_create_prints_a_working_token(
     new_server: Callable[..., VexilServer], workdir: Path
 ) -> None:

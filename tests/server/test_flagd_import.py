@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -19,7 +18,6 @@ from _admin_api import (
     error_of,
     flags_url,
     new_project,
-    root_client,
     segments_url,
     targeting_url,
 )
@@ -89,18 +87,6 @@ CONTEXTS: list[dict[str, Any]] = [
     {"key": "u-7", "app_version": "3.0.0", "email": "beta-bo@x.io"},
     {"key": "u-8", "app_version": "bad"},
 ]
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    """An admin client through a token (HTTP Basic costs an argon2 check per request)."""
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    return new_project(api)
 
 
 def env_url(project: str, env: str = "development") -> str:
@@ -477,7 +463,7 @@ def test_an_environment_exports_as_a_flagd_document(
     assert document["flags"]["pages"]["targeting"] == {"fractional": [["few", 3], ["many", 7]]}
 
     flagd = Ruleset.from_flagd(document, strict=True)
-    contexts = [
+    contexts: list[dict[str, Any]] = [
         {"key": "u-1"},
         {"key": "u-2", "email": "bo@vexil.dev"},
         {"key": "u-contractor"},

@@ -1,6 +1,8 @@
 """The dashboard's data against a real server, on SQLite and PostgreSQL: a flag's
-insights (``insights.json``) from the summaries SDKs post, and the flag list's stale
-marking and filters, which run in SQL, checked against the admin API's answers."""
+insights from the summaries SDKs post (counted by the insights service in this
+process, at a moment the test chooses, and served as ``insights.json``), and the
+flag list's stale marking and filters, which run in SQL, checked against the admin
+API's answers."""
 
 from __future__ import annotations
 
@@ -20,6 +22,11 @@ from _admin_api import create_flag, flags_url, root_client, targeting_url
 from sqlalchemy import create_engine, update
 
 from _services import ADMIN_PASSWORD, VexilServer, sdk_key
+from vexil.server._bus import Hub
+from vexil.server._db import make_engine
+from vexil.server._insights import insights_for
+from vexil.server._settings import Settings
+from vexil.server._store import Store
 from vexil.server._tables import flags
 
 HOUR, DAY = 3600, 86400
@@ -52,6 +59,16 @@ def web(server: VexilServer) -> Iterator[httpx.Client]:
         _sessions[server.database_url] = cookies
     with httpx.Client(base_url=server.base_url, timeout=15, cookies=cookies) as client:
         yield client
+
+
+@pytest.fixture
+def store(server: VexilServer) -> Iterator[Store]:
+    """The server's database, opened in this process: the insights service's own."""
+    engine = make_engine(Settings(database_url=server.database_url))
+    try:
+        yield Store(engine, Hub())
+    finally:
+        engine.dispose()
 
 
 def post_summaries(
@@ -87,15 +104,14 @@ def bucket(period: dict[str, Any], start: float) -> dict[str, Any]:
 
 
 def test_insights_count_per_variant_hour_and_day(
-    server: VexilServer, admin: httpx.Client, api: httpx.Client, web: httpx.Client, project: str
+    server: VexilServer, admin: httpx.Client, api: httpx.Client, store: Store, project: str
 ) -> None:
     colors = {"red": "#f00", "green": "#0f0", "blue": "#00f"}
     create_flag(api, project, "color", variations=colors)
     create_flag(api, project, "other")
-    now = time.time()
-    if now % HOUR > HOUR - 30:  # so that the hour does not turn while the test runs
-        time.sleep(HOUR - now % HOUR + 1)
-        now = time.time()
+    # Half past the last full hour: every summary is in the past, and the hour the
+    # service counts in is the one chosen, however long the test takes.
+    now = math.floor(time.time() / HOUR) * HOUR - HOUR / 2
     hour = math.floor(now / HOUR) * HOUR
     day = math.floor(now / DAY) * DAY
     recent, earlier, days_ago, long_ago = (
@@ -115,9 +131,8 @@ def test_insights_count_per_variant_hour_and_day(
             (recent, "other", {"on": 1000}),
         )
 
-    response = web.get(f"/projects/{project}/flags/color/insights.json")
-    assert response.status_code == 200, response.text
-    insights = response.json()
+    insights = insights_for(store, project, "color", now=now)
+    assert insights["generated_at"] == iso(now)
     assert (insights["project"], insights["flag"]) == (project, "color")
     assert sorted(insights["variants"]) == sorted([*colors, "(default)"])
     assert insights["variants"][-1] == "(default)"

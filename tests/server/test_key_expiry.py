@@ -20,6 +20,9 @@ import pytest
 from _services import Postgres, VexilServer, metric, sdk_key
 from _sse import SseReader, open_stream
 
+# Two replicas per backend, and keys left to expire.
+pytestmark = pytest.mark.slow
+
 BOOL = {"on": True, "off": False}
 #: How long after its expiry a key may still answer: the cache must not outlive it.
 REFUSED_WITHIN = 0.5

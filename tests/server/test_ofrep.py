@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
+from _admin_api import create_on
 
 from _services import VexilServer, sdk_key
 from vexil.flags import Ruleset
@@ -203,34 +204,6 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-@pytest.fixture
-def keys(admin: httpx.Client, project: str) -> dict[str, str]:
-    """The development environment's server and client keys."""
-    return {kind: sdk_key(admin, project, kind=kind) for kind in ("server", "client")}
-
-
-def create(
-    admin: httpx.Client,
-    project: str,
-    key: str,
-    variations: dict[str, Any],
-    *,
-    client_side: bool = False,
-    metadata: dict[str, Any] | None = None,
-    **targeting: Any,
-) -> None:
-    """A flag, on in every environment unless ``targeting`` says otherwise."""
-    body = {
-        "key": key,
-        "variations": variations,
-        "client_side": client_side,
-        "metadata": metadata or {},
-        "targeting": {"on": True, **targeting},
-    }
-    response = admin.post(f"/api/v1/projects/{project}/flags", json=body)
-    assert response.status_code == 201, response.text
-
-
 def evaluate(
     anon: httpx.Client, key: str, flag: str, context: dict[str, Any] | None = None
 ) -> httpx.Response:
@@ -269,7 +242,7 @@ def test_every_flag_type_evaluates_to_its_typed_value(
     value: Any,
     variant: str,
 ) -> None:
-    create(admin, project, "f", variations)
+    create_on(admin, project, "f", variations)
     response = evaluate(anon, keys["server"], "f", {"targetingKey": "u-1"})
     assert response.status_code == 200, response.text
     body = conforms(response, "serverEvaluationSuccess")
@@ -282,7 +255,7 @@ def test_a_rule_on_a_context_attribute_is_a_targeting_match(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
     rule = {"id": "pro-plan", "clauses": [{"attribute": "plan", "op": "in", "values": ["pro"]}]}
-    create(admin, project, "f", BOOL, rules=[{**rule, "serve": "on"}], default="off")
+    create_on(admin, project, "f", BOOL, rules=[{**rule, "serve": "on"}], default="off")
     pro = evaluate(anon, keys["server"], "f", {"targetingKey": "u-1", "plan": "pro"})
     free = evaluate(anon, keys["server"], "f", {"targetingKey": "u-2", "plan": "free"})
     matched = conforms(pro, "serverEvaluationSuccess")
@@ -297,7 +270,7 @@ def test_the_targeting_key_is_the_context_key(
 ) -> None:
     staff = {"attribute": "key", "op": "starts_with", "values": ["staff-"]}
     rules = [{"id": "staff", "clauses": [staff], "serve": "on"}]
-    create(admin, project, "f", BOOL, targets={"on": ["u-7"]}, rules=rules, default="off")
+    create_on(admin, project, "f", BOOL, targets={"on": ["u-7"]}, rules=rules, default="off")
 
     def decided(targeting_key: str) -> tuple[Any, ...]:
         body = conforms(
@@ -321,7 +294,7 @@ def test_a_rollout_splits_as_the_sdk_does(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
     variations = {"a": "A", "b": "B"}
-    create(admin, project, "f", variations, default=ROLLOUT)
+    create_on(admin, project, "f", variations, default=ROLLOUT)
     local = Ruleset.from_data({"flags": {"f": {"variations": variations, "default": ROLLOUT}}})
     seen = set()
     for n in range(40):
@@ -339,7 +312,7 @@ def test_a_targeting_key_that_is_not_unicode_text_is_bucketed_safely(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
     # JSON may escape an unpaired surrogate; hashed raw, it used to crash the process.
-    create(admin, project, "f", {"a": "A", "b": "B"}, default=ROLLOUT)
+    create_on(admin, project, "f", {"a": "A", "b": "B"}, default=ROLLOUT)
     raw = b'{"context": {"targetingKey": "u-\\ud800"}}'
     headers = {**bearer(keys["server"]), "Content-Type": "application/json"}
     response = anon.post(SINGLE.format("f"), content=raw, headers=headers)
@@ -358,7 +331,7 @@ def test_a_targeting_key_that_is_not_unicode_text_is_bucketed_safely(
 def test_a_rollout_without_a_targeting_key_is_400(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "f", {"a": "A", "b": "B"}, default=ROLLOUT)
+    create_on(admin, project, "f", {"a": "A", "b": "B"}, default=ROLLOUT)
     response = evaluate(anon, keys["server"], "f", {"plan": "pro"})
     assert response.status_code == 400
     body = conforms(response, "evaluationFailure")
@@ -369,7 +342,7 @@ def test_a_rollout_without_a_targeting_key_is_400(
 def test_a_disabled_flag_serves_its_off_variation(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "f", BOOL, on=False, off_variation="off")
+    create_on(admin, project, "f", BOOL, on=False, off_variation="off")
     body = conforms(evaluate(anon, keys["server"], "f", {}), "serverEvaluationSuccess")
     assert body == {
         "key": "f",
@@ -383,7 +356,7 @@ def test_a_disabled_flag_serves_its_off_variation(
 def test_a_disabled_flag_without_off_variation_defers_to_the_code_default(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "f", BOOL)
+    create_on(admin, project, "f", BOOL)
     url = f"/api/v1/projects/{project}/environments/development/flags/f"
     replaced = admin.put(url, json={"on": False, "default": "on"})
     assert replaced.status_code == 200, replaced.text
@@ -397,8 +370,8 @@ def test_a_disabled_flag_without_off_variation_defers_to_the_code_default(
 def test_a_failed_prerequisite_is_a_custom_reason(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "parent", BOOL, on=False)
-    create(admin, project, "child", BOOL, prerequisites=[{"flag": "parent", "variation": "on"}])
+    create_on(admin, project, "parent", BOOL, on=False)
+    create_on(admin, project, "child", BOOL, prerequisites=[{"flag": "parent", "variation": "on"}])
     body = conforms(evaluate(anon, keys["server"], "child", {}), "serverEvaluationSuccess")
     assert (body["value"], body["variant"], body["reason"]) == (False, "off", "PREREQUISITE_FAILED")
     assert body["metadata"] == {"vexil.prerequisite": "parent"}
@@ -409,7 +382,7 @@ def test_the_flags_metadata_comes_with_the_evaluation(
 ) -> None:
     meta = {"owner": "payments", "tier": 2, "ratio": 0.5, "beta": True}
     rule = {"id": "everyone", "clauses": [], "serve": "on"}
-    create(admin, project, "f", BOOL, metadata=meta, rules=[rule])
+    create_on(admin, project, "f", BOOL, metadata=meta, rules=[rule])
     body = conforms(evaluate(anon, keys["server"], "f", {}), "serverEvaluationSuccess")
     assert body["metadata"] == {**meta, "vexil.rule_id": "everyone"}
 
@@ -428,7 +401,7 @@ def test_an_unknown_flag_is_404(anon: httpx.Client, keys: dict[str, str]) -> Non
 def test_a_body_without_context_is_an_empty_context(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "f", BOOL)
+    create_on(admin, project, "f", BOOL)
     for content in (b"", b"{}", b'{"other": 1}'):
         response = anon.post(SINGLE.format("f"), content=content, headers=bearer(keys["server"]))
         assert response.status_code == 200, (content, response.text)
@@ -468,7 +441,7 @@ def test_a_malformed_body_is_400_with_its_error_code(
     content: bytes,
     code: str,
 ) -> None:
-    create(admin, project, "f", BOOL)
+    create_on(admin, project, "f", BOOL)
     headers = {**bearer(keys["server"]), "Content-Type": "application/json"}
     single = anon.post(SINGLE.format("f"), content=content, headers=headers)
     assert single.status_code == 400
@@ -486,8 +459,8 @@ def test_a_malformed_body_is_400_with_its_error_code(
 def test_a_client_key_reaches_client_side_flags_only(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "public", BOOL, client_side=True)
-    create(admin, project, "internal", BOOL)
+    create_on(admin, project, "public", BOOL, client_side=True)
+    create_on(admin, project, "internal", BOOL)
     client = keys["client"]
     assert conforms(evaluate(anon, client, "public"), "serverEvaluationSuccess")["value"] is True
     hidden, absent = evaluate(anon, client, "internal"), evaluate(anon, client, "notthere")
@@ -508,7 +481,7 @@ def test_a_client_key_reaches_client_side_flags_only(
 def test_every_key_header_form_is_accepted(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str], header: str
 ) -> None:
-    create(admin, project, "f", BOOL, client_side=True)
+    create_on(admin, project, "f", BOOL, client_side=True)
     for key in keys.values():
         headers = {
             "bearer": {"Authorization": f"Bearer {key}"},
@@ -539,7 +512,7 @@ def test_a_request_without_a_valid_key_is_401(
 def test_a_key_evaluates_its_own_environment(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "f", BOOL)
+    create_on(admin, project, "f", BOOL)
     toggle = f"/api/v1/projects/{project}/environments/production/flags/f/toggle"
     assert admin.post(toggle, json={"on": False}).status_code == 200
     production = sdk_key(admin, project, "production")
@@ -554,7 +527,7 @@ def test_a_key_evaluates_its_own_environment(
 def test_bulk_answers_304_until_the_ruleset_or_the_context_changes(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "f", BOOL, client_side=True)
+    create_on(admin, project, "f", BOOL, client_side=True)
     server = keys["server"]
     context = {"targetingKey": "u-1", "plan": "pro", "country": "CA"}
     first = bulk(anon, server, context)
@@ -585,8 +558,8 @@ def test_bulk_answers_304_until_the_ruleset_or_the_context_changes(
 def test_bulk_reports_a_failing_flag_among_the_successes(
     admin: httpx.Client, anon: httpx.Client, project: str, keys: dict[str, str]
 ) -> None:
-    create(admin, project, "rollout", {"a": "A", "b": "B"}, default=ROLLOUT)
-    create(admin, project, "static", {"small": 10, "large": 20})
+    create_on(admin, project, "rollout", {"a": "A", "b": "B"}, default=ROLLOUT)
+    create_on(admin, project, "static", {"small": 10, "large": 20})
     response = bulk(anon, keys["server"], {"plan": "pro"})
     assert response.status_code == 200
     rollout, static = conforms(response, "bulkEvaluationSuccess")["flags"]

@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from _admin_api import create_on
 from openfeature import api
 from openfeature.client import OpenFeatureClient
 from openfeature.contrib.provider.ofrep import OFREPProvider
@@ -64,34 +65,6 @@ def connect(server: VexilServer) -> Iterator[Connect]:
         provider.session.close()
 
 
-@pytest.fixture
-def keys(admin: httpx.Client, project: str) -> dict[str, str]:
-    """The development environment's server and client keys."""
-    return {kind: sdk_key(admin, project, kind=kind) for kind in ("server", "client")}
-
-
-def create(
-    admin: httpx.Client,
-    project: str,
-    key: str,
-    variations: dict[str, Any],
-    *,
-    client_side: bool = False,
-    metadata: dict[str, Any] | None = None,
-    **targeting: Any,
-) -> None:
-    """A flag, on in every environment unless ``targeting`` says otherwise."""
-    body = {
-        "key": key,
-        "variations": variations,
-        "client_side": client_side,
-        "metadata": metadata or {},
-        "targeting": {"on": True, **targeting},
-    }
-    response = admin.post(f"/api/v1/projects/{project}/flags", json=body)
-    assert response.status_code == 201, response.text
-
-
 def targeting_url(project: str, flag: str, env: str = "development") -> str:
     return f"/api/v1/projects/{project}/environments/{env}/flags/{flag}"
 
@@ -107,12 +80,12 @@ def test_every_type_evaluates_with_value_variant_reason_and_metadata(
     admin: httpx.Client, project: str, keys: dict[str, str], connect: Connect
 ) -> None:
     meta = {"owner": "payments", "tier": 2}
-    create(admin, project, "dark-mode", BOOL, metadata=meta)
-    create(admin, project, "banner", {"green": "#0a0", "red": "#a00"})
-    create(admin, project, "page-size", {"page": 20, "big": 50})
-    create(admin, project, "ratio", {"quarter": 0.25, "half": 0.5})
+    create_on(admin, project, "dark-mode", BOOL, metadata=meta)
+    create_on(admin, project, "banner", {"green": "#0a0", "red": "#a00"})
+    create_on(admin, project, "page-size", {"page": 20, "big": 50})
+    create_on(admin, project, "ratio", {"quarter": 0.25, "half": 0.5})
     layout = {"compact": {"rows": 2, "dense": True}, "roomy": {"rows": 1}}
-    create(admin, project, "layout", layout)
+    create_on(admin, project, "layout", layout)
     client = connect(keys["server"])
     user = EvaluationContext("u-1")
 
@@ -142,7 +115,7 @@ def test_rules_targets_and_the_targeting_key_decide(
 ) -> None:
     rule = {"id": "pro-plan", "clauses": [{"attribute": "plan", "op": "in", "values": ["pro"]}]}
     rules = [{**rule, "serve": "on"}]
-    create(admin, project, "f", BOOL, targets={"on": ["u-7"]}, rules=rules, default="off")
+    create_on(admin, project, "f", BOOL, targets={"on": ["u-7"]}, rules=rules, default="off")
     client = connect(keys["server"])
 
     pro = client.get_boolean_details("f", False, EvaluationContext("u-1", {"plan": "pro"}))
@@ -165,7 +138,7 @@ def test_a_rollout_splits_by_targeting_key_and_needs_one(
     admin: httpx.Client, project: str, keys: dict[str, str], connect: Connect
 ) -> None:
     rollout = [{"variation": "a", "weight": 50}, {"variation": "b", "weight": 50}]
-    create(admin, project, "f", {"a": "A", "b": "B"}, default={"rollout": rollout})
+    create_on(admin, project, "f", {"a": "A", "b": "B"}, default={"rollout": rollout})
     client = connect(keys["server"])
     seen = set()
     for n in range(30):
@@ -188,7 +161,7 @@ def test_a_rollout_splits_by_targeting_key_and_needs_one(
 def test_a_disabled_flag_serves_its_off_variation(
     admin: httpx.Client, project: str, keys: dict[str, str], connect: Connect
 ) -> None:
-    create(admin, project, "f", {"small": 10, "large": 20}, on=False, off_variation="small")
+    create_on(admin, project, "f", {"small": 10, "large": 20}, on=False, off_variation="small")
     client = connect(keys["server"])
     details = client.get_integer_details("f", 99, EvaluationContext("u-1"))
     assert outcome(details) == (10, "small", Reason.DISABLED, None)
@@ -207,12 +180,12 @@ def test_what_provider_0_3_cannot_read_falls_back_to_the_code_default(
     # PREREQUISITE_FAILED. openfeature-provider-ofrep 0.3.0 requires a variant and
     # one of OpenFeature's named reasons, so it reports both as GENERAL errors; the
     # application still gets its own default, which is what the server asked for.
-    create(admin, project, "off", BOOL)
+    create_on(admin, project, "off", BOOL)
     replaced = admin.put(targeting_url(project, "off"), json={"on": False, "default": "on"})
     assert replaced.status_code == 200, replaced.text
-    create(admin, project, "parent", BOOL, on=False, off_variation="off")
+    create_on(admin, project, "parent", BOOL, on=False, off_variation="off")
     prerequisites = [{"flag": "parent", "variation": "on"}]
-    create(admin, project, "child", BOOL, off_variation="off", prerequisites=prerequisites)
+    create_on(admin, project, "child", BOOL, off_variation="off", prerequisites=prerequisites)
     client = connect(keys["server"])
 
     with caplog.at_level(logging.ERROR, logger="openfeature"):
@@ -236,9 +209,9 @@ def test_an_unknown_flag_is_flag_not_found(keys: dict[str, str], connect: Connec
 def test_asking_with_the_wrong_type_is_a_type_mismatch(
     admin: httpx.Client, project: str, keys: dict[str, str], connect: Connect
 ) -> None:
-    create(admin, project, "banner", {"green": "#0a0", "red": "#a00"})
-    create(admin, project, "page-size", {"page": 20, "big": 50})
-    create(admin, project, "ratio", {"quarter": 0.25, "half": 0.5})
+    create_on(admin, project, "banner", {"green": "#0a0", "red": "#a00"})
+    create_on(admin, project, "page-size", {"page": 20, "big": 50})
+    create_on(admin, project, "ratio", {"quarter": 0.25, "half": 0.5})
     client = connect(keys["server"])
     user = EvaluationContext("u-1")
     mismatch = (7, None, Reason.ERROR, ErrorCode.TYPE_MISMATCH)
@@ -257,7 +230,7 @@ def test_a_targeting_key_that_is_not_a_string_is_invalid_context(
     # An application that passes a numeric user id as the targetingKey attribute: the
     # provider sends it as it is, and the server refuses the context. (The provider
     # always sends well-formed JSON, so PARSE_ERROR cannot reach it from Vexil.)
-    create(admin, project, "f", BOOL)
+    create_on(admin, project, "f", BOOL)
     client = connect(keys["server"])
     details = client.get_boolean_details(
         "f", False, EvaluationContext(attributes={"targetingKey": 7})
@@ -272,8 +245,8 @@ def test_a_targeting_key_that_is_not_a_string_is_invalid_context(
 def test_a_client_key_sees_client_side_flags_only(
     admin: httpx.Client, project: str, keys: dict[str, str], connect: Connect
 ) -> None:
-    create(admin, project, "public", BOOL, client_side=True)
-    create(admin, project, "internal", BOOL)
+    create_on(admin, project, "public", BOOL, client_side=True)
+    create_on(admin, project, "internal", BOOL)
     client = connect(keys["client"])
     user = EvaluationContext("u-1")
     assert outcome(client.get_boolean_details("public", False, user)) == (
@@ -290,7 +263,7 @@ def test_a_client_key_sees_client_side_flags_only(
 def test_a_wrong_key_is_a_general_error_and_the_default(
     admin: httpx.Client, project: str, keys: dict[str, str], connect: Connect
 ) -> None:
-    create(admin, project, "f", BOOL)
+    create_on(admin, project, "f", BOOL)
     client = connect(keys["server"].replace("vx-srv-", "vx-srv-x"))
     details = client.get_boolean_details("f", False, EvaluationContext("u-1"))
     assert outcome(details) == (False, None, Reason.ERROR, ErrorCode.GENERAL)
@@ -303,7 +276,9 @@ def test_a_wrong_key_is_a_general_error_and_the_default(
 def test_a_change_through_the_admin_api_reaches_the_provider(
     admin: httpx.Client, project: str, keys: dict[str, str], connect: Connect
 ) -> None:
-    create(admin, project, "f", {"small": 10, "large": 20}, off_variation="small", default="large")
+    create_on(
+        admin, project, "f", {"small": 10, "large": 20}, off_variation="small", default="large"
+    )
     client = connect(keys["server"])
     user = EvaluationContext("u-1", {"plan": "pro"})
     assert outcome(client.get_integer_details("f", 0, user)) == (20, "large", Reason.STATIC, None)
@@ -341,8 +316,8 @@ def test_bulk_with_etag_as_client_side_providers_poll_it(
 ) -> None:
     # openfeature-provider-ofrep 0.3.0 has no bulk mode: the web and mobile providers
     # poll this endpoint with the ETag of their last answer, as done here.
-    create(admin, project, "banner", {"green": "#0a0", "red": "#a00"}, client_side=True)
-    create(admin, project, "internal", BOOL)
+    create_on(admin, project, "banner", {"green": "#0a0", "red": "#a00"}, client_side=True)
+    create_on(admin, project, "internal", BOOL)
     headers = {"Authorization": f"Bearer {keys['client']}"}
     body = {"context": {"targetingKey": "u-1", "plan": "pro"}}
     first = anon.post("/ofrep/v1/evaluate/flags", json=body, headers=headers)

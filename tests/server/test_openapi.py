@@ -15,29 +15,18 @@ from typing import Any
 
 import httpx
 import pytest
-from _admin_api import API, BOOL, error_of, new_project, root_client
-from jsonschema import Draft202012Validator
+from _admin_api import API, BOOL, error_of
+from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
 from _services import VexilServer
 from vexil.flags._parse import KEY_PATTERN
 
 DOC = (Path(__file__).parents[2] / "docs" / "api.md").read_text(encoding="utf-8")
 KEY = f"^{KEY_PATTERN}$"
-ADMIN = [{"bearerAuth": []}, {"basicAuth": []}]
-SDK = [{"sdkKey": []}, {"sdkKeyHeader": []}]
+ADMIN: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"basicAuth": []}]
+SDK: list[dict[str, list[str]]] = [{"sdkKey": []}, {"sdkKeyHeader": []}]
 ERROR = {"$ref": "#/components/schemas/Error"}
 METHODS = ("get", "put", "post", "delete", "patch")
-
-
-@pytest.fixture
-def api(server: VexilServer) -> Iterator[httpx.Client]:
-    with root_client(server) as client:
-        yield client
-
-
-@pytest.fixture
-def project(api: httpx.Client) -> str:
-    return new_project(api)
 
 
 @pytest.fixture

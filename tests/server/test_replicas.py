@@ -16,6 +16,9 @@ import pytest
 from _services import Postgres, VexilServer, sdk_key
 from _sse import open_stream
 
+# Several servers per test, on one database.
+pytestmark = pytest.mark.slow
+
 BOOL = {"on": True, "off": False}
 
 

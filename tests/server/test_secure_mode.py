@@ -118,6 +118,7 @@ def test_during_a_rotation_hashes_of_the_old_and_the_new_server_key_both_pass(
         assert ask(anon, client_key, "u-1", secure_hash(server, key, "u-1")).status_code == 200
 
 
+@pytest.mark.slow
 @pytest.mark.usefixtures("flag")
 def test_another_replica_follows_the_setting(
     server: VexilServer,

@@ -104,6 +104,7 @@ def sockets() -> Iterator[list[socket.socket]]:
         sock.close()
 
 
+@pytest.mark.slow
 def test_streams_that_never_read_hold_little_and_are_dropped(
     new_server: Callable[..., VexilServer], sockets: list[socket.socket]
 ) -> None:
@@ -148,6 +149,7 @@ def test_streams_that_never_read_hold_little_and_are_dropped(
     assert all(closed_by_server(sock) for sock in sockets)
 
 
+@pytest.mark.slow
 def test_a_slow_but_steady_reader_is_not_dropped(new_server: Callable[..., VexilServer]) -> None:
     """The deadline is per slice sent, not for the whole ruleset."""
     instance = new_server("sqlite", VEXIL_STREAM_SEND_TIMEOUT="1")

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import httpx
@@ -12,6 +15,8 @@ from _services import ADMIN_PASSWORD, VexilServer
 
 API = "/api/v1"
 BOOL = {"on": True, "off": False}
+#: The session's CSRF token, as every form of a page carries it.
+CSRF = re.compile(r'name="csrf" value="([^"]+)"')
 
 
 def sign_in(page: Page, server: VexilServer, username: str = "admin", password: str = "") -> None:
@@ -52,3 +57,28 @@ def create_flag(server: VexilServer, project: str, key: str, **fields: Any) -> N
         body = {"key": key, "variations": fields.pop("variations", BOOL), **fields}
         response = api.post(f"{API}/projects/{project}/flags", json=body)
         assert response.status_code == 201, response.text
+
+
+@contextmanager
+def dashboard(
+    server: VexilServer, username: str = "admin", password: str = ""
+) -> Iterator[tuple[httpx.Client, str]]:
+    """An HTTP client signed in to the dashboard, and its session's CSRF token."""
+    with httpx.Client(base_url=server.base_url, timeout=10) as client:
+        form = client.get("/login")
+        token = CSRF.search(form.text)
+        assert token is not None
+        response = client.post(
+            "/login",
+            data={
+                "username": username,
+                "password": password or ADMIN_PASSWORD,
+                "csrf": token.group(1),
+                "next": "/projects",
+            },
+        )
+        assert response.status_code == 303, response.text
+        page = client.get("/projects")
+        csrf = CSRF.search(page.text)
+        assert csrf is not None
+        yield client, csrf.group(1)

@@ -10,47 +10,17 @@ from __future__ import annotations
 
 import re
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import httpx
 import pytest
-from _web import API, create_flag, create_project, create_user, sign_in
+from _web import API, create_flag, create_project, create_user, dashboard, sign_in
 from playwright.sync_api import Browser, Page, expect
 
-from _services import ADMIN_PASSWORD, VexilServer, sdk_key, wait_for
+from _services import VexilServer, sdk_key, wait_for
 from vexil import Client
-from vexil.server.web._admin_pages import diff_lines
-
-CSRF = re.compile(r'name="csrf" value="([^"]+)"')
-
+from vexil.server.web._audit_pages import diff_lines
 
 # ------------------------------------------------------------------ helpers
-
-
-@contextmanager
-def dashboard(
-    server: VexilServer, username: str = "admin", password: str = ""
-) -> Iterator[tuple[httpx.Client, str]]:
-    """An HTTP client signed in to the dashboard, and its session's CSRF token."""
-    with httpx.Client(base_url=server.base_url, timeout=10) as client:
-        form = client.get("/login")
-        token = CSRF.search(form.text)
-        assert token is not None
-        response = client.post(
-            "/login",
-            data={
-                "username": username,
-                "password": password or ADMIN_PASSWORD,
-                "csrf": token.group(1),
-                "next": "/projects",
-            },
-        )
-        assert response.status_code == 303, response.text
-        page = client.get("/projects")
-        csrf = CSRF.search(page.text)
-        assert csrf is not None
-        yield client, csrf.group(1)
 
 
 def toggle(server: VexilServer, project: str, flag: str, on: bool, comment: str = "") -> None:
@@ -669,9 +639,9 @@ def test_a_viewer_sees_everything_and_changes_nothing(page: Page, web_server: Ve
         "/users": {"username": "sneaky", "password": "long enough", "role": "admin"},
     }
     for path, form in posts.items():
-        response = page.request.post(web_server.base_url + path, form={"csrf": csrf, **form})
-        assert response.status == 403, path
-        assert "Traceback" not in response.text()
+        refused = page.request.post(web_server.base_url + path, form={"csrf": csrf, **form})
+        assert refused.status == 403, path
+        assert "Traceback" not in refused.text()
     # Nothing changed.
     assert targeting(web_server, project, "flag")["on"] is True
     with web_server.admin() as api:

@@ -20,7 +20,8 @@ from playwright.sync_api import Browser, Locator, Page, expect
 
 from _services import ADMIN_PASSWORD, VexilServer, sdk_key, wait_for
 from vexil import Client
-from vexil.server.web._flag_pages import describe_targeting, format_values, parse_values
+from vexil.server.web._targeting_form import format_values, parse_values
+from vexil.server.web._targeting_words import describe_targeting
 
 BOOL = {"on": True, "off": False}
 ON = {"on": True, "off_variation": "off", "default": "off"}
@@ -223,14 +224,19 @@ def test_moving_and_removing_rules_and_a_prerequisite(page: Page, web_server: Ve
     expect(page.get_by_label("Prerequisite")).to_have_value(json.dumps([other, "on"]))
 
 
-def test_a_rollout_must_add_up_to_100_before_saving(page: Page, web_server: VexilServer) -> None:
+def default_rollout(page: Page, web_server: VexilServer) -> tuple[str, str, Locator]:
+    """A new flag's page, signed in, with its default serve switched to a rollout."""
     project, key = create_project(web_server), _key()
     create_flag(web_server, project, key, targeting=ON)
     sign_in(page, web_server)
     flag_page(page, web_server, project, key, "development")
-
     default = page.get_by_role("group", name="Default: serve")
     default.get_by_label("A percentage rollout").check()
+    return project, key, default
+
+
+def test_a_rollout_must_add_up_to_100_before_saving(page: Page, web_server: VexilServer) -> None:
+    project, key, default = default_rollout(page, web_server)
     save = page.get_by_role("button", name="Save targeting", exact=True)
     total = default.locator("output")
     default.get_by_label("on", exact=True).fill("30")
@@ -263,12 +269,7 @@ def test_a_rollout_must_add_up_to_100_before_saving(page: Page, web_server: Vexi
 
 
 def test_the_server_checks_the_rollout_total_too(page: Page, web_server: VexilServer) -> None:
-    project, key = create_project(web_server), _key()
-    create_flag(web_server, project, key, targeting=ON)
-    sign_in(page, web_server)
-    flag_page(page, web_server, project, key, "development")
-    default = page.get_by_role("group", name="Default: serve")
-    default.get_by_label("A percentage rollout").check()
+    project, key, default = default_rollout(page, web_server)
     default.get_by_label("on", exact=True).fill("30")
     expect(default.locator("output")).to_have_text("Total: 130%")  # off had 100%
     # Submitted as a script could, bypassing the disabled button.

@@ -34,6 +34,9 @@ from starlette.routing import BaseRoute
 from _services import ADMIN_PASSWORD, VexilServer
 from vexil.server._app import create_app
 
+# Hundreds of generated requests per route.
+pytestmark = pytest.mark.slow
+
 API = "/api/v1"
 PROJECT, FLAG, OTHER, SEGMENT, ENV = "fuzz", "target", "other", "seg", "development"
 #: The rule's rollout.

@@ -16,13 +16,14 @@ this module has no template for is evaluated by calling that closure.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import lru_cache
 from types import CodeType, FunctionType
 from typing import TYPE_CHECKING, Any
 
 from ._clauses import compile_clause
 from ._model import Clause, Operator
-from ._operators import compile_test, lookup
+from ._operators import SPECS, compile_test, lookup
 
 if TYPE_CHECKING:
     from ._compile import CompiledFlag, CompiledRollout, FlagFunction
@@ -42,27 +43,24 @@ def _in(v: Any, strings: Any) -> bool:
     return False
 
 
-def _prefixed(v: Any, prefixes: tuple[str, ...]) -> bool:
-    if isinstance(v, str):
-        return v.startswith(prefixes)
-    if v.__class__ is list:
-        for item in v:
-            if isinstance(item, str) and item.startswith(prefixes):
-                return True
-    return False
+def _any_string(test: Callable[[str, tuple[str, ...]], bool]) -> Callable[[Any, Any], bool]:
+    def helper(v: Any, literals: tuple[str, ...]) -> bool:
+        if isinstance(v, str):
+            return test(v, literals)
+        if v.__class__ is list:
+            for item in v:
+                if isinstance(item, str) and test(item, literals):
+                    return True
+        return False
+
+    return helper
 
 
-def _suffixed(v: Any, suffixes: tuple[str, ...]) -> bool:
-    if isinstance(v, str):
-        return v.endswith(suffixes)
-    if v.__class__ is list:
-        for item in v:
-            if isinstance(item, str) and item.endswith(suffixes):
-                return True
-    return False
-
-
-_HELPERS = {"_in": _in, "_prefixed": _prefixed, "_suffixed": _suffixed}
+_HELPERS = {
+    "_in": _in,
+    "_prefixed": _any_string(str.startswith),
+    "_suffixed": _any_string(str.endswith),
+}
 
 # Templates for a clause on a top-level attribute, not negated, with string
 # literals: a plain str is tested inline, anything else by the helper above.
@@ -74,7 +72,8 @@ _STRING_TEMPLATES = {
     Operator.ENDS_WITH: "(v.endswith({s}) if (v := get({a})).__class__ is str"
     " else _suffixed(v, {s}))",
 }
-_NOT_INLINE = frozenset({Operator.SEGMENT, Operator.EXISTS})
+# Operators without a test of one value (exists, segment) are compiled as whole clauses.
+_NOT_INLINE = frozenset(op for op, spec in SPECS.items() if spec.test is None)
 _IN = Operator.IN
 
 
@@ -114,11 +113,6 @@ class _Source:
             return f"{self.const(rollout.split)}(ctx)"
         return self.const(fixed)
 
-    def source(self) -> str:
-        params = "".join(f", c{i}=None" for i in range(len(self.values)))
-        body = "".join(f"    {line}\n" for line in self.lines)
-        return f"def evaluate(ctx, env{params}):\n{body}"
-
 
 def flag_function(compiled: CompiledFlag, not_on: frozenset[Any]) -> FlagFunction:
     """The evaluation function of an enabled, non-static flag."""
@@ -142,18 +136,27 @@ def flag_function(compiled: CompiledFlag, not_on: frozenset[Any]) -> FlagFunctio
         emit(f"if {' and '.join(tests)}:")
         emit(f"    return {src.serve(rule.fixed, rule.rollout)}")
     emit(f"return {src.serve(compiled.default_fixed, compiled.default_rollout)}")
-    code, namespace = _compiled(src.source())
-    function: FlagFunction = FunctionType(code, namespace, "evaluate", tuple(src.values))
+    return generated_function(src.lines, src.values, "<vexil flag>")
+
+
+def generated_function(lines: list[str], values: list[Any], filename: str) -> FlagFunction:
+    """``def evaluate(ctx, env, c0=values[0], ...)`` with ``lines`` as its body."""
+    params = "".join(f", c{i}=None" for i in range(len(values)))
+    body = "".join(f"    {line}\n" for line in lines)
+    code, namespace = _compiled(f"def evaluate(ctx, env{params}):\n{body}", filename)
+    function: FlagFunction = FunctionType(code, namespace, "evaluate", tuple(values))
     return function
 
 
 @lru_cache(maxsize=4096)
-def _compiled(source: str) -> tuple[CodeType, dict[str, Any]]:
-    """The code object of a generated function, and the globals it runs with.
+def _compiled(source: str, filename: str) -> tuple[CodeType, dict[str, Any]]:
+    """The code object of a generated function (shared by flags of one shape), and the
+    globals it runs with.
 
-    The source comes only from this module's templates; flag content is never in it.
+    The source comes only from fixed templates (this module's and ``_flagd``'s); flag
+    content is never in it.
     """
     namespace: dict[str, Any] = dict(_HELPERS)
-    exec(compile(source, "<vexil flag>", "exec"), namespace)
+    exec(compile(source, filename, "exec"), namespace)
     code: CodeType = namespace["evaluate"].__code__
     return code, namespace

@@ -225,6 +225,9 @@ def _is_str(v: Any) -> bool:
 
 
 def _is_number(v: Any) -> bool:
+    # A caller's default is checked by its Python type, as for str (a StrEnum is a
+    # str): an IntEnum member or an infinity is an acceptable default for a number
+    # flag, though no JSON number (``_values.is_number``).
     return isinstance(v, int | float) and v.__class__ is not bool
 
 

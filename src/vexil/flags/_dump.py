@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from ._model import Clause, Document, Flag, Rollout, Segment, Serve
+from ._model import Clause, Document, Flag, Rollout, Rule, Segment, SegmentRule, Serve
 
 
 def dump_document(doc: Document) -> dict[str, Any]:
@@ -21,10 +21,7 @@ def dump_document(doc: Document) -> dict[str, Any]:
 
 
 def dump_flag(flag: Flag) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if flag.name != flag.key:
-        out["name"] = flag.name
-    _put(out, "description", flag.description, "")
+    out = _named(flag)
     _put(out, "tags", list(flag.tags), [])
     _put(out, "temporary", flag.temporary, True)
     _put(out, "client_side", flag.client_side, False)
@@ -41,13 +38,7 @@ def dump_flag(flag: Flag) -> dict[str, Any]:
         [],
     )
     _put(out, "targets", {v: list(keys) for v, keys in flag.targets.items()}, {})
-    rules = []
-    for rule in flag.rules:
-        r: dict[str, Any] = {"id": rule.id}
-        _put(r, "description", rule.description, "")
-        r["clauses"] = [dump_clause(c) for c in rule.clauses]
-        r["serve"] = dump_serve(rule.serve)
-        rules.append(r)
+    rules = [{**_dump_rule(rule), "serve": dump_serve(rule.serve)} for rule in flag.rules]
     _put(out, "rules", rules, [])
     if flag.default is not None:
         out["default"] = dump_serve(flag.default)
@@ -74,19 +65,25 @@ def dump_clause(clause: Clause) -> dict[str, Any]:
 
 
 def dump_segment(segment: Segment) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if segment.name != segment.key:
-        out["name"] = segment.name
-    _put(out, "description", segment.description, "")
+    out = _named(segment)
     _put(out, "included", list(segment.included), [])
     _put(out, "excluded", list(segment.excluded), [])
-    rules = []
-    for rule in segment.rules:
-        r: dict[str, Any] = {"id": rule.id}
-        _put(r, "description", rule.description, "")
-        r["clauses"] = [dump_clause(c) for c in rule.clauses]
-        rules.append(r)
-    _put(out, "rules", rules, [])
+    _put(out, "rules", [_dump_rule(rule) for rule in segment.rules], [])
+    return out
+
+
+def _named(item: Flag | Segment) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if item.name != item.key:
+        out["name"] = item.name
+    _put(out, "description", item.description, "")
+    return out
+
+
+def _dump_rule(rule: Rule | SegmentRule) -> dict[str, Any]:
+    out: dict[str, Any] = {"id": rule.id}
+    _put(out, "description", rule.description, "")
+    out["clauses"] = [dump_clause(c) for c in rule.clauses]
     return out
 
 

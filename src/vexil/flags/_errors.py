@@ -1,8 +1,8 @@
 """Errors raised while reading flag documents.
 
-Exception tree::
+Exception tree (all of Vexil's is drawn in :mod:`vexil._exceptions`)::
 
-    ValueError
+    VexilError, ValueError
       └── ValidationError     a document (or one flag or segment) was rejected;
                               ``.problems`` lists every problem, each with its path
 
@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+
+from vexil._exceptions import VexilError
 
 
 @dataclass(frozen=True, slots=True)
@@ -26,7 +28,7 @@ class Problem:
         return f"{self.path}: {self.message}" if self.path else self.message
 
 
-class ValidationError(ValueError):
+class ValidationError(VexilError, ValueError):
     """A document was rejected as a whole; nothing of it was applied."""
 
     def __init__(self, problems: Iterable[Problem]) -> None:

@@ -42,19 +42,18 @@ import copy
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import lru_cache
-from types import CodeType, FunctionType
 from typing import Any
 
+from ._codegen import generated_function
 from ._compile import _TYPE_CHECKS, CompiledFlag, Env, FlagFunction, own_copy
 from ._detail import NO_METADATA, ErrorKind, EvaluationDetail, Metadata, Reason
 from ._errors import Problem, ValidationError
 from ._explain import Explanation, Step
+from ._graph import find_cycle
 from ._jsonlogic import LogicError, Node, Source, compile_logic, js_string, logic_problems
 from ._model import Document, Flag, VariationType
-from ._parse import _join, did_you_mean
-from ._parse import _type_name as _parse_type_name
-from ._values import is_json_value, is_number
+from ._parse import Reader, Scalar, _join, did_you_mean, read_scalars, value_type
+from ._values import type_name
 
 __all__ = [
     "CompiledFlagdFlag",
@@ -69,7 +68,6 @@ __all__ = [
 
 Detail = EvaluationDetail[Any]
 Clock = Callable[[], float]
-Scalar = str | int | float | bool
 
 ENABLED, DISABLED = "ENABLED", "DISABLED"
 _STATES = (ENABLED, DISABLED)
@@ -171,13 +169,10 @@ def is_flagd_document(data: Any) -> bool:
 # -------------------------------------------------------------------- parsing
 
 
-class _Reader:
+class _Reader(Reader):
     def __init__(self) -> None:
-        self.problems: list[Problem] = []
+        super().__init__()
         self.warnings: list[Problem] = []
-
-    def add(self, path: str, message: str) -> None:
-        self.problems.append(Problem(path, message))
 
     def unknown_fields(self, body: Mapping[str, Any], allowed: frozenset[str], path: str) -> None:
         for name in body:
@@ -188,7 +183,7 @@ class _Reader:
 
 def _type_name(value: Any) -> str:
     # JSON's word for a mapping: flagd documents are JSON.
-    return _parse_type_name(value, mapping="an object")
+    return type_name(value, mapping="an object")
 
 
 def parse_flagd(data: Any, *, strict: bool = False) -> FlagdDocument:
@@ -349,7 +344,7 @@ def _read_variants(
     variants: dict[str, Any] = {}
     for name, value in raw.items():
         vpath = f"{at}.{name}"
-        found = _value_type(value)
+        found = value_type(value)
         if not isinstance(name, str) or not name:
             r.add(vpath, "a variant name must be a non-empty string")
         elif found is None:
@@ -362,34 +357,9 @@ def _read_variants(
     return vtype or VariationType.BOOLEAN, variants
 
 
-def _value_type(value: Any) -> VariationType | None:
-    if isinstance(value, bool):
-        return VariationType.BOOLEAN
-    if isinstance(value, str):
-        return VariationType.STRING
-    if is_number(value):
-        return VariationType.NUMBER
-    if isinstance(value, dict | list) and is_json_value(value):
-        return VariationType.JSON
-    return None
-
-
 def _read_metadata(r: _Reader, data: Any, path: str) -> dict[str, Scalar]:
-    if data is None:
-        return {}
-    if not isinstance(data, Mapping):
-        r.add(
-            path,
-            f"must be an object of names to strings, numbers or booleans, not {_type_name(data)}",
-        )
-        return {}
-    out: dict[str, Scalar] = {}
-    for name, value in data.items():
-        if isinstance(value, str | bool) or is_number(value):
-            out[str(name)] = value
-        else:
-            r.add(f"{path}.{name}", f"must be a string, number or boolean, not {_type_name(value)}")
-    return out
+    problem = f"must be an object of names to strings, numbers or booleans, not {_type_name(data)}"
+    return read_scalars(r, data, path, problem, mapping="an object")
 
 
 def _read_evaluators(r: _Reader, data: Any) -> tuple[dict[str, Any], list[Problem]]:
@@ -452,17 +422,7 @@ def _refs(rule: Any) -> list[str]:
 
 
 def _ref_cycle(start: str, evaluators: Mapping[str, Any]) -> list[str] | None:
-    stack: list[tuple[str, list[str]]] = [(start, [start])]
-    seen: set[str] = set()
-    while stack:
-        name, trail = stack.pop()
-        for nxt in _refs(evaluators[name]):
-            if nxt == start:
-                return [*trail, start]
-            if nxt in evaluators and nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, [*trail, nxt]))
-    return None
+    return find_cycle(start, lambda name: [n for n in _refs(evaluators[name]) if n in evaluators])
 
 
 def _targeting(
@@ -668,11 +628,7 @@ class CompiledFlagdFlag(CompiledFlag):
         ]
         self._emit(src, node, lines, 1)
         lines += ["except Exception as exc:", f"    return {src.const(self._failed)}(exc)"]
-        params = "".join(f", c{i}=None" for i in range(len(src.values)))
-        body = "".join(f"    {line}\n" for line in lines)
-        code, namespace = _compiled(f"def evaluate(ctx, env{params}):\n{body}")
-        function: FlagFunction = FunctionType(code, namespace, "evaluate", tuple(src.values))
-        return function
+        return generated_function(lines, src.values, "<vexil flagd flag>")
 
     def _emit(self, src: Source, node: Node, lines: list[str], indent: int) -> None:
         pad = "    " * indent
@@ -751,16 +707,6 @@ class CompiledFlagdFlag(CompiledFlag):
                 else Step("default", "the flag has no default variant: the caller's default")
             )
         return Explanation(flag.key, detail, tuple(steps))
-
-
-@lru_cache(maxsize=1024)
-def _compiled(source: str) -> tuple[CodeType, dict[str, Any]]:
-    """The code object of a generated function (shared by flags of one shape), and the
-    globals it runs with. The source comes only from fixed templates, never from flags."""
-    namespace: dict[str, Any] = {}
-    exec(compile(source, "<vexil flagd flag>", "exec"), namespace)
-    code: CodeType = namespace["evaluate"].__code__
-    return code, namespace
 
 
 def compile_flagd_flag(flag: FlagdFlag, *, clock: Clock = time.time) -> CompiledFlagdFlag:

@@ -53,7 +53,6 @@ from __future__ import annotations
 import copy
 import math
 import operator
-import re
 import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -61,17 +60,18 @@ from typing import Any
 
 from ._errors import Problem, ValidationError
 from ._flagd import FlagdFlag, parse_flagd, parse_flagd_flag
+from ._graph import segment_refs
 from ._jsonlogic import LogicError, compile_logic, is_truthy, js_string, to_number
 from ._model import (
     WEIGHT_UNITS,
     Clause,
     Document,
     Flag,
-    Operator,
     Rollout,
     Segment,
 )
-from ._parse import KEY_PATTERN, parse_document, parse_flag
+from ._operators import SPECS, ValueKind, any_of
+from ._parse import KEY_RE, parse_document, parse_flag
 from ._values import is_number, semver_key
 
 __all__ = [
@@ -94,7 +94,6 @@ MAX_TERMS = 64
 #: The prefix of the ``$evaluators`` that exported segments become.
 SEGMENT_EVALUATOR = "segment:"
 
-_KEY_RE = re.compile(KEY_PATTERN + r"\Z")
 _TARGETING_KEY = "targetingKey"
 
 
@@ -377,8 +376,10 @@ class _Split:
 Outcome = Any  # a variant name, a _Split, or _NULL
 Entry = tuple[DNF, Outcome, str]
 
+_NUMBERS, _VERSIONS = ValueKind.NUMBERS, ValueKind.VERSIONS
 _FLIP = {"<": ">", "<=": ">=", ">": "<", ">=": "<="}
-_NUMBER_OPS = {"<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+#: The Vexil operator a comparison of flagd's becomes (the flagd form of the operators).
+_NUMBER_OPS = {s.flagd_symbol: op.value for op, s in SPECS.items() if s.values is _NUMBERS}
 _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt,
     "<=": operator.le,
@@ -387,13 +388,7 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 }
 #: sem_ver's comparisons with their operands swapped.
 _SEMVER_FLIP = {**_FLIP, "=": "=", "!=": "!=", "~": "~", "^": "^"}
-_SEMVER_OPS = {
-    "=": "semver_eq",
-    "<": "semver_lt",
-    "<=": "semver_lte",
-    ">": "semver_gt",
-    ">=": "semver_gte",
-}
+_SEMVER_OPS = {s.flagd_symbol: op.value for op, s in SPECS.items() if s.values is _VERSIONS}
 
 # Warnings, once per flag and kind.
 _TEXT_AS_NUMBER = (
@@ -906,7 +901,7 @@ class _FlagImport:
     def convert(self) -> dict[str, Any] | None:
         flag = self.flag
         path = f"flags.{self.key}"
-        if not _KEY_RE.match(self.key):
+        if not KEY_RE.match(self.key):
             self.problems.append(
                 Problem(
                     path,
@@ -1105,31 +1100,8 @@ def _problems_of_well_formed(data: Any) -> list[Problem]:
 # ======================================================================== export
 
 
-_UNSUPPORTED_OPS = {
-    Operator.MATCHES: "flagd has no regular expressions ('matches')",
-    Operator.BEFORE: "flagd cannot compare dates ('before')",
-    Operator.AFTER: "flagd cannot compare dates ('after')",
-}
-_EXPORT_NUMBER = {
-    Operator.LT: ("<", operator.lt, max),
-    Operator.LTE: ("<=", operator.le, max),
-    Operator.GT: (">", operator.gt, min),
-    Operator.GTE: (">=", operator.ge, min),
-}
-_EXPORT_SEMVER = {
-    Operator.SEMVER_LT: ("<", max),
-    Operator.SEMVER_LTE: ("<=", max),
-    Operator.SEMVER_GT: (">", min),
-    Operator.SEMVER_GTE: (">=", min),
-}
-
-
 def _var(attribute: str) -> dict[str, Any]:
     return {"var": _TARGETING_KEY if attribute == "key" else attribute}
-
-
-def _any_of(parts: list[Any]) -> Any:
-    return parts[0] if len(parts) == 1 else {"or": parts}
 
 
 def _all_of(parts: list[Any]) -> Any:
@@ -1181,10 +1153,10 @@ class _Exporter:
     def clause_problems(clauses: Iterable[Clause], path: str, segments: list[str]) -> list[Problem]:
         out = []
         for j, clause in enumerate(clauses):
-            if clause.op in _UNSUPPORTED_OPS:
-                out.append(Problem(f"{path}.clauses[{j}].op", _UNSUPPORTED_OPS[clause.op]))
-            elif clause.op is Operator.SEGMENT:
-                segments.extend(clause.values)
+            reason = SPECS[clause.op].no_flagd
+            if reason:
+                out.append(Problem(f"{path}.clauses[{j}].op", reason))
+        segments.extend(segment_refs(clauses))
         return out
 
     # ------------------------------------------------------------- converting
@@ -1259,39 +1231,10 @@ class _Exporter:
         return {"fractional": [{"cat": [seed, _var(serve.bucket_by)]}, *buckets]}
 
     def clause(self, clause: Clause) -> Any:
-        op, values = clause.op, clause.values
-        if op is Operator.SEGMENT:
-            test = _any_of([{"$ref": self.segment(key)} for key in values])
-            return {"!": test} if clause.negate else test
-        var = _var(clause.attribute)
-        if op is Operator.EXISTS:
-            return {"==" if clause.negate else "!=": [var, None]}
-        matches_missing = False
-        if op is Operator.IN:
-            test = {"in": [var, list(values)]}
-        elif op is Operator.CONTAINS:
-            test = _any_of([_contains(var, v) for v in values])
-        elif op in (Operator.STARTS_WITH, Operator.ENDS_WITH):
-            test = _any_of([{op.value: [var, v]} for v in values])
-        elif op in _EXPORT_NUMBER:
-            symbol, compare, pick = _EXPORT_NUMBER[op]
-            bound = pick(values)
-            test = {symbol: [var, bound]}
-            matches_missing = bool(compare(0, bound))  # JsonLogic reads null as 0
-        elif op is Operator.SEMVER_EQ:
-            test = _any_of([{"sem_ver": [var, "=", v]} for v in values])
-        elif op in _EXPORT_SEMVER:
-            symbol, pick = _EXPORT_SEMVER[op]
-            bound = pick(values, key=lambda v: semver_key(v) or ())
-            test = {"sem_ver": [var, symbol, bound]}
-        else:  # unsupported() refused these first
-            raise AssertionError(f"operator {op} has no flagd form")
-        if clause.negate:
-            test, matches_missing = {"!": test}, not matches_missing
-        if matches_missing:
-            # A Vexil clause never matches a missing attribute, negated or not.
-            return {"and": [{"!=": [var, None]}, test]}
-        return test
+        form = SPECS[clause.op].flagd
+        if form is None:  # unsupported() refused these first
+            raise AssertionError(f"operator {clause.op} has no flagd form")
+        return form(_var(clause.attribute), clause.values, clause.negate, self.segment)
 
     def segment(self, key: str) -> str:
         name = SEGMENT_EVALUATOR + key
@@ -1305,22 +1248,14 @@ class _Exporter:
         if segment.included:
             parts.append({"in": [{"var": _TARGETING_KEY}, list(segment.included)]})
         if segment.rules:
-            rules: Any = _any_of(
+            rules: Any = any_of(
                 [_all_of([self.clause(c) for c in rule.clauses]) for rule in segment.rules]
             )
             if segment.excluded:
                 excluded = {"!": {"in": [{"var": _TARGETING_KEY}, list(segment.excluded)]}}
                 rules = {"and": [excluded, rules]}
             parts.append(rules)
-        return _any_of(parts) if parts else False
-
-
-def _contains(var: dict[str, Any], text: str) -> Any:
-    if text == "":
-        # Vexil's contains "" matches any text; JsonLogic's "in" finds "" in a
-        # non-empty text only.
-        return {"or": [{"in": ["", var]}, {"===": [var, ""]}]}
-    return {"in": [text, var]}
+        return any_of(parts) if parts else False
 
 
 def vexil_to_flagd(

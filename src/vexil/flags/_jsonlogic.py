@@ -43,10 +43,12 @@ from typing import Any
 
 import mmh3
 
+from vexil._exceptions import VexilError
+
 from ._errors import Problem
-from ._operators import lookup
+from ._operators import lookup, member_test
 from ._parse import did_you_mean
-from ._values import semver_key
+from ._values import is_js_number, is_number, semver_key
 
 __all__ = [
     "OPERATIONS",
@@ -90,7 +92,7 @@ def bucket_hash(key: str) -> int:
     return _hash32(data, 0, False)
 
 
-class LogicError(ValueError):
+class LogicError(VexilError, ValueError):
     """A rule that cannot be compiled; ``path`` says where."""
 
     def __init__(self, path: str, message: str) -> None:
@@ -192,11 +194,6 @@ def is_truthy(v: Any) -> bool:
     return bool(v)
 
 
-def _is_number(v: Any) -> bool:
-    cls = v.__class__
-    return cls is int or cls is float
-
-
 def _number_text(v: float | int) -> str:
     if v.__class__ is int:
         return str(v)
@@ -294,7 +291,7 @@ def strict_equals(a: Any, b: Any) -> bool:
         return bool(a == b)
     if ca is bool or cb is bool:
         return ca is cb and a == b
-    if _is_number(a) and _is_number(b):
+    if is_js_number(a) and is_js_number(b):
         return bool(a == b)
     if a is None or b is None:
         return a is b
@@ -311,7 +308,7 @@ def loose_equals(a: Any, b: Any) -> bool:
         return loose_equals(1 if a else 0, b)
     if b.__class__ is bool:
         return loose_equals(a, 1 if b else 0)
-    a_num, b_num = _is_number(a), _is_number(b)
+    a_num, b_num = is_js_number(a), is_js_number(b)
     if a_num and b_num:
         return a == b  # type: ignore[no-any-return]
     a_str, b_str = isinstance(a, str), isinstance(b, str)
@@ -332,7 +329,7 @@ def loose_equals(a: Any, b: Any) -> bool:
 
 def _less(a: Any, b: Any, or_equal: bool) -> bool:
     """JavaScript's ``<`` (or ``<=``): strings as strings, anything else as numbers."""
-    if _is_number(a) and _is_number(b):
+    if is_js_number(a) and is_js_number(b):
         return a <= b if or_equal else a < b  # type: ignore[no-any-return]
     a, b = _primitive(a), _primitive(b)
     if isinstance(a, str) and isinstance(b, str):
@@ -528,7 +525,7 @@ def _var(c: _Compiler, args: list[Any], path: str, top: bool, depth: int) -> Nod
     target = where.value
     if target is None or target == "" or target == []:
         return Node(lambda d: d)
-    if _is_number(target):
+    if is_js_number(target):
         target = js_string(target)
     if not isinstance(target, str):
         return default
@@ -724,7 +721,7 @@ def _relation(op: str) -> Handler:
 
     def handler(c: _Compiler, args: list[Any], path: str, top: bool, depth: int) -> Node:
         nodes = c.args(args, path, top, depth)
-        if len(nodes) == 2 and nodes[1].const and _is_number(nodes[1].value):
+        if len(nodes) == 2 and nodes[1].const and is_js_number(nodes[1].value):
             limit: Any = nodes[1].value
             fast: Callable[[Any, Any], Any] = {
                 "<": operator.lt,
@@ -920,26 +917,8 @@ def _in(c: _Compiler, args: list[Any], path: str, top: bool, depth: int) -> Node
 
 
 def _member_test(items: list[Any]) -> Callable[[Any], bool]:
-    """Membership by JavaScript's ``===`` in a list of literals, one lookup per kind of value
-    (``true`` is not ``1`` here, although Python says ``True == 1``)."""
-    strings = lookup(x for x in items if x.__class__ is str)
-    bools = tuple(dict.fromkeys(x for x in items if x.__class__ is bool))
-    numbers = lookup(x for x in items if _is_number(x) and x == x)  # NaN is no member
-    has_null = any(x is None for x in items)
-
-    def test(v: Any) -> bool:
-        cls = v.__class__
-        if cls is str:
-            return v in strings
-        if cls is bool:
-            return v in bools
-        if cls is int or cls is float:
-            return v in numbers
-        if v is None:
-            return has_null
-        return isinstance(v, str) and str.__str__(v) in strings
-
-    return test
+    """Membership by JavaScript's ``===`` in a list of literals."""
+    return member_test(items, null=any(x is None for x in items))
 
 
 def _cat(*values: Any) -> str:
@@ -1138,7 +1117,7 @@ def _version(v: Any) -> Any:
     """A version's precedence key: from a string, or a number read as one (``1.2``)."""
     if isinstance(v, str):
         return semver_key(str.__str__(v))
-    if _is_number(v) and math.isfinite(v):
+    if is_number(v):
         return semver_key(_number_text(v))
     return None
 

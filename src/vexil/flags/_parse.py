@@ -16,6 +16,7 @@ from collections.abc import Set as AbstractSet
 from typing import Any, TypeVar
 
 from ._errors import Problem, ValidationError
+from ._graph import find_cycle, prerequisite_edges, segment_edges
 from ._model import (
     WEIGHT_UNITS,
     Clause,
@@ -31,32 +32,28 @@ from ._model import (
     Slice,
     VariationType,
 )
-from ._regex import problem as regex_problem
-from ._values import is_json_value, is_number, semver_key, to_timestamp
+from ._operators import SPECS, OperatorSpec
+from ._values import is_json_value, is_number, type_name
 
 KEY_PATTERN = r"[A-Za-z0-9][A-Za-z0-9_.\-]{0,199}"
-_KEY_RE = re.compile(KEY_PATTERN + r"\Z")
+KEY_RE = re.compile(KEY_PATTERN + r"\Z")
 FORMAT_VERSION = 1
 
 _DOC_FIELDS = frozenset(("version", "flags", "segments", "$schema"))
-_FLAG_FIELDS = frozenset(
-    (
-        "name",
-        "description",
-        "tags",
-        "temporary",
-        "client_side",
-        "metadata",
-        "type",
-        "variations",
-        "on",
-        "off_variation",
-        "default",
-        "targets",
-        "rules",
-        "prerequisites",
-    )
+#: A flag's fields that hold in every environment of a project (a server shares them).
+SHARED_FIELDS = (
+    "name",
+    "description",
+    "tags",
+    "temporary",
+    "client_side",
+    "metadata",
+    "type",
+    "variations",
 )
+#: A flag's fields that each environment sets for itself: its targeting.
+TARGETING_FIELDS = ("on", "off_variation", "default", "targets", "rules", "prerequisites")
+_FLAG_FIELDS = frozenset((*SHARED_FIELDS, *TARGETING_FIELDS))
 _RULE_FIELDS = frozenset(("id", "description", "clauses", "serve"))
 _SEGMENT_RULE_FIELDS = frozenset(("id", "description", "clauses"))
 _CLAUSE_FIELDS = frozenset(("attribute", "op", "values", "negate"))
@@ -85,22 +82,13 @@ _OPERATOR_HINTS = {
     "segment_match": "segment",
 }
 
-_OPERATORS = {op.value: op for op in Operator}
+_SPECS = {op.value: spec for op, spec in SPECS.items()}
 # Enum members, read once: attribute access on an Enum class is slow, and these
 # are tested for every clause of every flag.
-_IN, _EXISTS, _SEGMENT = Operator.IN, Operator.EXISTS, Operator.SEGMENT
-_STRING_OPS = {Operator.CONTAINS, Operator.STARTS_WITH, Operator.ENDS_WITH, Operator.MATCHES}
-_NUMBER_OPS = {Operator.LT, Operator.LTE, Operator.GT, Operator.GTE}
-_SEMVER_OPS = {
-    Operator.SEMVER_EQ,
-    Operator.SEMVER_LT,
-    Operator.SEMVER_LTE,
-    Operator.SEMVER_GT,
-    Operator.SEMVER_GTE,
-}
-_DATE_OPS = {Operator.BEFORE, Operator.AFTER}
+_SEGMENT = Operator.SEGMENT
 
 T = TypeVar("T")
+Scalar = str | int | float | bool
 
 
 def did_you_mean(word: str, choices: Iterable[str]) -> str:
@@ -108,7 +96,7 @@ def did_you_mean(word: str, choices: Iterable[str]) -> str:
     return f" (did you mean '{close[0]}'?)" if close else ""
 
 
-class _Reader:
+class Reader:
     """Collects problems while walking a document, so that all are reported at once."""
 
     def __init__(self) -> None:
@@ -121,7 +109,7 @@ class _Reader:
         self, data: Any, path: str, fields: Iterable[str], required: Iterable[str] = ()
     ) -> Mapping[str, Any] | None:
         if data.__class__ is not dict and not isinstance(data, Mapping):
-            self.add(path, f"must be a mapping, not {_type_name(data)}")
+            self.add(path, f"must be a mapping, not {type_name(data)}")
             return None
         allowed = fields if isinstance(fields, frozenset) else frozenset(fields)
         if not data.keys() <= allowed:  # a set operation: the common case costs one call
@@ -137,14 +125,14 @@ class _Reader:
     def text(self, data: Mapping[str, Any], name: str, path: str, default: str = "") -> str:
         value = data.get(name, default)
         if value.__class__ is not str and not isinstance(value, str):
-            self.add(_join(path, name), f"must be a string, not {_type_name(value)}")
+            self.add(_join(path, name), f"must be a string, not {type_name(value)}")
             return default
         return value
 
     def flag(self, data: Mapping[str, Any], name: str, path: str, default: bool) -> bool:
         value = data.get(name, default)
         if value.__class__ is not bool:
-            self.add(_join(path, name), f"must be true or false, not {_type_name(value)}")
+            self.add(_join(path, name), f"must be true or false, not {type_name(value)}")
             return default
         return value
 
@@ -152,7 +140,7 @@ class _Reader:
         if data is None:
             return []
         if not isinstance(data, list):
-            self.add(path, f"must be a list, not {_type_name(data)}")
+            self.add(path, f"must be a list, not {type_name(data)}")
             return []
         return data
 
@@ -162,11 +150,11 @@ class _Reader:
             if isinstance(item, str):
                 out.append(item)
             else:
-                self.add(f"{path}[{i}]", f"must be a string, not {_type_name(item)}")
+                self.add(f"{path}[{i}]", f"must be a string, not {type_name(item)}")
         return tuple(out)
 
     def key(self, key: Any, path: str, what: str) -> bool:
-        if isinstance(key, str) and _KEY_RE.match(key):
+        if isinstance(key, str) and KEY_RE.match(key):
             return True
         self.add(
             path,
@@ -184,23 +172,6 @@ def _join(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
 
 
-def _type_name(value: Any, mapping: str = "a mapping") -> str:
-    """What ``value`` is, in words for an error (``mapping``: what to call a mapping)."""
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if is_number(value):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, Mapping):
-        return mapping
-    return type(value).__name__
-
-
 # ---------------------------------------------------------------- documents
 
 
@@ -209,7 +180,7 @@ def parse_document(data: Any) -> Document:
 
     Raises ``ValidationError`` listing every problem; nothing is half-accepted.
     """
-    r = _Reader()
+    r = Reader()
     doc = r.mapping(data, "", _DOC_FIELDS)
     if doc is None:
         r.raise_if_any()
@@ -229,13 +200,13 @@ def parse_document(data: Any) -> Document:
 
 
 def _parse_all(
-    r: _Reader, data: Any, path: str, read: Callable[[_Reader, str, Any, str], T | None]
+    r: Reader, data: Any, path: str, read: Callable[[Reader, str, Any, str], T | None]
 ) -> dict[str, T]:
     out: dict[str, T] = {}
     if data is None:
         return out
     if not isinstance(data, Mapping):
-        r.add(path, f"must be a mapping of keys to definitions, not {_type_name(data)}")
+        r.add(path, f"must be a mapping of keys to definitions, not {type_name(data)}")
         return out
     for key, body in data.items():
         item_path = f"{path}.{key}"
@@ -257,9 +228,9 @@ def parse_segment(key: str, data: Any) -> Segment:
 
 
 def _parse_one(
-    kind: str, key: str, data: Any, read: Callable[[_Reader, str, Any, str], T | None]
+    kind: str, key: str, data: Any, read: Callable[[Reader, str, Any, str], T | None]
 ) -> T:
-    r = _Reader()
+    r = Reader()
     path = f"{kind}s.{key}"
     item = read(r, key, data, path) if r.key(key, path, kind) else None
     r.raise_if_any()
@@ -270,7 +241,7 @@ def _parse_one(
 # -------------------------------------------------------------------- flags
 
 
-def _read_flag(r: _Reader, key: str, data: Any, path: str) -> Flag | None:
+def _read_flag(r: Reader, key: str, data: Any, path: str) -> Flag | None:
     body = r.mapping(data, path, _FLAG_FIELDS, required=("variations",))
     if body is None:
         return None
@@ -316,7 +287,7 @@ def _choices(value: Any, names: Iterable[str]) -> str:
 
 
 def _read_variations(
-    r: _Reader, body: Mapping[str, Any], path: str
+    r: Reader, body: Mapping[str, Any], path: str
 ) -> tuple[VariationType, dict[str, Any]]:
     at = _join(path, "variations")
     data = body.get("variations")
@@ -340,24 +311,24 @@ def _read_variations(
         if not isinstance(name, str) or not name.strip() or len(name) > 100:
             r.add(vpath, "a variation name must be a non-empty string of up to 100 characters")
             continue
-        found = _value_type(value)
+        found = value_type(value)
         if found is None:
             r.add(
                 vpath,
-                f"{_type_name(value)} is not a variation value (boolean, string, number or JSON)",
+                f"{type_name(value)} is not a variation value (boolean, string, number or JSON)",
             )
             continue
         if vtype is None:
             vtype = found
         elif found is not vtype:
-            r.add(vpath, f"is {_type_name(value)}, but the flag's variations are of type {vtype}")
+            r.add(vpath, f"is {type_name(value)}, but the flag's variations are of type {vtype}")
             continue
         # A JSON value is copied: the caller's data may change after it was read.
         variations[name] = copy.deepcopy(value) if found is VariationType.JSON else value
     return vtype or VariationType.BOOLEAN, variations
 
 
-def _value_type(value: Any) -> VariationType | None:
+def value_type(value: Any) -> VariationType | None:
     if isinstance(value, bool):
         return VariationType.BOOLEAN
     if isinstance(value, str):
@@ -373,7 +344,7 @@ VariationRef = Callable[[Any, str], "str | None"]
 
 
 def _read_serve(
-    r: _Reader, data: Any, path: str, variation: VariationRef, names: tuple[str, ...]
+    r: Reader, data: Any, path: str, variation: VariationRef, names: tuple[str, ...]
 ) -> Serve | None:
     if data is None:
         return None
@@ -390,7 +361,7 @@ def _read_serve(
 
 
 def _read_rollout(
-    r: _Reader, body: Mapping[str, Any], path: str, variation: VariationRef
+    r: Reader, body: Mapping[str, Any], path: str, variation: VariationRef
 ) -> Rollout | None:
     at = _join(path, "rollout")
     slices: list[Slice] = []
@@ -427,7 +398,7 @@ def _read_rollout(
     )
 
 
-def _weight_units(r: _Reader, weight: Any, path: str) -> int | None:
+def _weight_units(r: Reader, weight: Any, path: str) -> int | None:
     if not is_number(weight) or weight < 0 or weight > 100:
         r.add(path, f"must be a percentage from 0 to 100, not {weight!r}")
         return None
@@ -439,7 +410,7 @@ def _weight_units(r: _Reader, weight: Any, path: str) -> int | None:
 
 
 def _read_targets(
-    r: _Reader, data: Any, path: str, variation: VariationRef
+    r: Reader, data: Any, path: str, variation: VariationRef
 ) -> dict[str, tuple[str, ...]]:
     if data is None:
         return {}
@@ -462,7 +433,7 @@ def _read_targets(
 
 
 def _read_rules(
-    r: _Reader, data: Any, path: str, variation: VariationRef, names: tuple[str, ...]
+    r: Reader, data: Any, path: str, variation: VariationRef, names: tuple[str, ...]
 ) -> tuple[Rule, ...]:
     rules: list[Rule] = []
     ids: set[str] = set()
@@ -481,7 +452,7 @@ def _read_rules(
     return tuple(rules)
 
 
-def _rule_id(r: _Reader, body: Mapping[str, Any], path: str, index: int, ids: set[str]) -> str:
+def _rule_id(r: Reader, body: Mapping[str, Any], path: str, index: int, ids: set[str]) -> str:
     rule_id = body.get("id", f"rule-{index + 1}")
     if not isinstance(rule_id, str) or not rule_id:
         r.add(_join(path, "id"), "must be a non-empty string")
@@ -492,7 +463,7 @@ def _rule_id(r: _Reader, body: Mapping[str, Any], path: str, index: int, ids: se
     return rule_id
 
 
-def _read_clauses(r: _Reader, data: Any, path: str) -> tuple[Clause, ...]:
+def _read_clauses(r: Reader, data: Any, path: str) -> tuple[Clause, ...]:
     out = []
     for i, item in enumerate(r.items(data, path)):
         clause = _read_clause(r, item, f"{path}[{i}]")
@@ -501,17 +472,18 @@ def _read_clauses(r: _Reader, data: Any, path: str) -> tuple[Clause, ...]:
     return tuple(out)
 
 
-def _read_clause(r: _Reader, data: Any, path: str) -> Clause | None:
+def _read_clause(r: Reader, data: Any, path: str) -> Clause | None:
     body = r.mapping(data, path, _CLAUSE_FIELDS, required=("op",))
     if body is None or "op" not in body:
         return None
     op_name = body["op"]
-    op = _OPERATORS.get(op_name) if isinstance(op_name, str) else None
-    if op is None:
+    spec = _SPECS.get(op_name) if isinstance(op_name, str) else None
+    if spec is None:
         hint = _OPERATOR_HINTS.get(str(op_name))
         msg = f" (did you mean '{hint}'?)" if hint else did_you_mean(str(op_name), list(Operator))
         r.add(_join(path, "op"), f"unknown operator {op_name!r}{msg}")
         return None
+    op = spec.op
     attribute = body.get("attribute", "key" if op is _SEGMENT else None)
     if op is not _SEGMENT and (not isinstance(attribute, str) or not attribute):
         r.add(
@@ -523,56 +495,33 @@ def _read_clause(r: _Reader, data: Any, path: str) -> Clause | None:
         r.add(_join(path, "attribute"), f"{attribute!r} has an empty part in its path")
         return None
     raw = body.get("values", [])
-    checked = _check_values(r, op, raw if isinstance(raw, list) else [raw], _join(path, "values"))
+    checked = _check_values(r, spec, raw if isinstance(raw, list) else [raw], _join(path, "values"))
     if checked is None:
         return None
     negate = r.flag(body, "negate", path, False)
     return Clause(str(attribute), op, tuple(checked), negate)
 
 
-def _check_values(r: _Reader, op: Operator, values: list[Any], path: str) -> list[Any] | None:
-    if op is _EXISTS:
+def _check_values(r: Reader, spec: OperatorSpec, values: list[Any], path: str) -> list[Any] | None:
+    check = spec.check
+    if check is None:
         if values:
-            r.add(path, "'exists' takes no values")
+            r.add(path, f"'{spec.op}' takes no values")
             return None
         return values
     if not values:
-        r.add(path, f"'{op}' needs at least one value")
+        r.add(path, f"'{spec.op}' needs at least one value")
         return None
     ok = True
     for i, value in enumerate(values):
-        problem = _value_problem(op, value)
+        problem = check(value)
         if problem:
             r.add(f"{path}[{i}]", problem)
             ok = False
     return values if ok else None
 
 
-def _value_problem(op: Operator, value: Any) -> str | None:
-    if op is _IN:
-        if value.__class__ is str or isinstance(value, str | bool) or is_number(value):
-            return None
-        return f"'in' compares with strings, numbers and booleans, not {_type_name(value)}"
-    if op in _STRING_OPS or op is Operator.SEGMENT:
-        if not isinstance(value, str):
-            return f"'{op}' needs strings, not {_type_name(value)}"
-        if op is Operator.MATCHES:
-            return regex_problem(value)
-        return None
-    if op in _NUMBER_OPS:
-        return None if is_number(value) else f"'{op}' needs numbers, not {_type_name(value)}"
-    if op in _SEMVER_OPS:
-        if isinstance(value, str) and semver_key(value) is not None:
-            return None
-        return f"{value!r} is not a semantic version such as '1.4.0' or '2.0.0-rc.1'"
-    if op in _DATE_OPS:
-        if not isinstance(value, bool) and to_timestamp(value) is not None:
-            return None
-        return f"{value!r} is neither an ISO-8601 datetime nor Unix seconds"
-    return None
-
-
-def _read_prerequisites(r: _Reader, data: Any, path: str) -> tuple[Prerequisite, ...]:
+def _read_prerequisites(r: Reader, data: Any, path: str) -> tuple[Prerequisite, ...]:
     out: list[Prerequisite] = []
     seen: set[str] = set()
     for i, item in enumerate(r.items(data, path)):
@@ -591,25 +540,33 @@ def _read_prerequisites(r: _Reader, data: Any, path: str) -> tuple[Prerequisite,
     return tuple(out)
 
 
-def _read_metadata(r: _Reader, data: Any, path: str) -> dict[str, str | int | float | bool]:
+def _read_metadata(r: Reader, data: Any, path: str) -> dict[str, Scalar]:
+    return read_scalars(r, data, path, "must be a mapping of names to strings, numbers or booleans")
+
+
+def read_scalars(
+    r: Reader, data: Any, path: str, not_a_mapping: str, mapping: str = "a mapping"
+) -> dict[str, Scalar]:
+    """A mapping of names to strings, numbers or booleans (metadata), or its problems."""
     if data is None:
         return {}
     if not isinstance(data, Mapping):
-        r.add(path, "must be a mapping of names to strings, numbers or booleans")
+        r.add(path, not_a_mapping)
         return {}
-    out: dict[str, str | int | float | bool] = {}
+    out: dict[str, Scalar] = {}
     for name, value in data.items():
         if isinstance(value, str | bool) or is_number(value):
             out[str(name)] = value
         else:
-            r.add(f"{path}.{name}", f"must be a string, number or boolean, not {_type_name(value)}")
+            problem = f"must be a string, number or boolean, not {type_name(value, mapping)}"
+            r.add(f"{path}.{name}", problem)
     return out
 
 
 # ----------------------------------------------------------------- segments
 
 
-def _read_segment(r: _Reader, key: str, data: Any, path: str) -> Segment | None:
+def _read_segment(r: Reader, key: str, data: Any, path: str) -> Segment | None:
     body = r.mapping(data, path, _SEGMENT_FIELDS)
     if body is None:
         return None
@@ -670,10 +627,7 @@ def check_references(
             problems.extend(
                 _segment_ref_problems(rule.clauses, segments, f"flags.{key}.rules[{i}]", known[1])
             )
-        cycle = _find_cycle(
-            key,
-            lambda k: [p.flag for p in flags[k].prerequisites if p.flag in flags and p.flag != k],
-        )
+        cycle = find_cycle(key, lambda k: prerequisite_edges(flags[k], flags))
         if cycle:
             problems.append(
                 Problem(f"flags.{key}.prerequisites", "prerequisite cycle: " + " -> ".join(cycle))
@@ -685,7 +639,7 @@ def check_references(
                     srule.clauses, segments, f"segments.{key}.rules[{i}]", known[1]
                 )
             )
-        cycle = _find_cycle(key, lambda k: _segment_refs(segments[k], segments))
+        cycle = find_cycle(key, lambda k: segment_edges(segments[k], segments))
         if cycle:
             problems.append(
                 Problem(f"segments.{key}.rules", "segment cycle: " + " -> ".join(cycle))
@@ -735,29 +689,3 @@ def _segment_ref_problems(
                         )
                     )
     return problems
-
-
-def _segment_refs(segment: Segment, segments: Mapping[str, Segment]) -> list[str]:
-    return [
-        name
-        for rule in segment.rules
-        for clause in rule.clauses
-        if clause.op is Operator.SEGMENT
-        for name in clause.values
-        if name in segments
-    ]
-
-
-def _find_cycle(start: str, edges: Callable[[str], list[str]]) -> list[str] | None:
-    """A path from ``start`` back to itself, if there is one (depth-first, iterative)."""
-    stack: list[tuple[str, list[str]]] = [(start, [start])]
-    seen: set[str] = set()
-    while stack:
-        node, trail = stack.pop()
-        for nxt in edges(node):
-            if nxt == start:
-                return [*trail, start]
-            if nxt not in seen:
-                seen.add(nxt)
-                stack.append((nxt, [*trail, nxt]))
-    return None

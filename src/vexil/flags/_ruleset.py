@@ -34,6 +34,7 @@ from ._flagd import (
     parse_flagd,
     parse_flagd_flag,
 )
+from ._graph import dependents
 from ._loader import load_data, read_data
 from ._model import Document, Flag, Segment
 from ._parse import check_references, parse_document, parse_flag, parse_segment
@@ -99,7 +100,7 @@ class Ruleset:
         old = self.document.flags.get(key)
         if old is None or set(old.variations) != set(flag.variations):
             problems += check_references(
-                flags, self.document.segments, changed_flags=self._dependents(key)
+                flags, self.document.segments, changed_flags=dependents(key, self.document.flags)
             )
         _raise(problems)
         return self._derive(flags, self.document.segments, {key: _compiled(flag)}, {})
@@ -121,7 +122,7 @@ class Ruleset:
     def without_flag(self, key: str) -> Ruleset:
         if key not in self.document.flags:
             return self
-        users = self._dependents(key)
+        users = dependents(key, self.document.flags)
         if users:
             _raise([Problem(f"flags.{key}", f"is a prerequisite of {', '.join(sorted(users))}")])
         flags = {k: f for k, f in self.document.flags.items() if k != key}
@@ -144,11 +145,6 @@ class Ruleset:
         problems = check_references(self.document.flags, segments)
         _raise(problems)
         return self._derive(self.document.flags, segments, {}, {}, drop_segment=key)
-
-    def _dependents(self, key: str) -> list[str]:
-        return [
-            k for k, f in self.document.flags.items() if any(p.flag == key for p in f.prerequisites)
-        ]
 
     def _derive(
         self,

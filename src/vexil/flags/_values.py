@@ -7,6 +7,7 @@ flag is compiled, and through a bounded cache for the values found in contexts.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
@@ -17,10 +18,23 @@ import semver
 SemverKey = tuple[int, int, int, int, tuple[tuple[int, int | str], ...]]
 
 
+# What a number is, answered once: an exact int or float, never a bool nor any other
+# subclass. A bool is no number in JSON, and the compiled tests compare exact int and
+# float values only (an IntEnum member is neither), so these answer as they do. The two
+# differ on NaN and the infinities only: numbers to JavaScript, which rule arithmetic
+# produces, but not to JSON, which cannot write them.
+
+
 def is_number(value: Any) -> bool:
-    """A JSON number: an int or a finite float, but not a bool."""
+    """A JSON number: an int or a finite float (what a document or a time can hold)."""
     cls = value.__class__
     return cls is int or (cls is float and math.isfinite(value))
+
+
+def is_js_number(value: Any) -> bool:
+    """A JavaScript number: an int or any float, NaN and the infinities included."""
+    cls = value.__class__
+    return cls is int or cls is float
 
 
 @lru_cache(maxsize=4096)
@@ -79,3 +93,20 @@ def is_json_value(value: Any, depth: int = 0) -> bool:
     if isinstance(value, dict):
         return all(isinstance(k, str) and is_json_value(v, depth + 1) for k, v in value.items())
     return False
+
+
+def type_name(value: Any, mapping: str = "a mapping") -> str:
+    """What ``value`` is, in words for an error (``mapping``: what to call a mapping)."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if is_number(value):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return mapping
+    return type(value).__name__

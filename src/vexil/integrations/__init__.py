@@ -1,1 +1,3 @@
 """Integrations with other libraries; each module needs its extra."""
+
+__all__: list[str] = []

@@ -1,4 +1,5 @@
-"""What every framework integration shares: which client to use, and contexts from users.
+"""What every framework integration shares: a client from its settings, which client to
+use, and contexts from users.
 
 While a test runs with the pytest plugin's ``vexil_flags`` fixture, every integration
 uses that fixture's ``TestClient`` instead of its own client, so a test sets flags in
@@ -8,6 +9,8 @@ task, because a framework's test server may answer on another thread.
 
 from __future__ import annotations
 
+import inspect
+import os
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
@@ -15,6 +18,49 @@ from typing import Any
 from vexil.sdk._client import Client
 
 _override: Client | None = None
+
+
+def needs_extra(what: str, extra: str) -> ImportError:
+    """The error an integration raises when its framework is not installed."""
+    return ImportError(f"{what} needs the {extra} extra: pip install 'vexil[{extra}]'")
+
+
+def client_options(*set_apart: str) -> tuple[str, ...]:
+    """The ``Client`` keyword options a framework passes through: all but ``set_apart``.
+
+    Read from the signature (in its order), so every framework knows a new option.
+    """
+    return tuple(
+        name
+        for name, parameter in inspect.signature(Client.__init__).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in set_apart
+    )
+
+
+def client_from_settings(
+    source: str,
+    *,
+    sdk_key: str | None = None,
+    url: str | None = None,
+    options: Mapping[str, Any] | None = None,
+    file: str | os.PathLike[str] | None = None,
+    watch: bool = False,
+    watch_interval: float = 1.0,
+    testing: Mapping[str, Any] | None = None,
+) -> Client:
+    """The client for one source of flags ("server", "file" or "testing"), once a
+    framework has checked its settings.
+
+    ``ConfigurationError`` passes through: each framework says which of its settings
+    holds the faulty option.
+    """
+    if source == "testing":
+        return Client.for_testing(testing)
+    if source == "file":
+        if file is None:
+            raise TypeError("client_from_settings: the file source needs a file")
+        return Client.from_file(file, watch=watch, watch_interval=watch_interval)
+    return Client(sdk_key, url=url, **(options or {}))
 
 
 def current_client(own: Client | None) -> Client | None:

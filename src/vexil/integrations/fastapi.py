@@ -36,30 +36,35 @@ Needs the ``fastapi`` extra: ``pip install 'vexil[fastapi]'``.
 # signatures at run time, and they name callables local to the factories below.
 
 import asyncio
-import inspect
 import logging
 import os
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Annotated, Any
 
+from vexil.integrations._base import (
+    client_from_settings,
+    client_options,
+    context_of_user,
+    current_client,
+    needs_extra,
+)
+
 try:
     from fastapi import Depends, HTTPException
     from starlette.applications import Starlette
     from starlette.requests import HTTPConnection
 except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "vexil.integrations.fastapi needs the fastapi extra: pip install 'vexil[fastapi]'"
-    ) from error
+    raise needs_extra("vexil.integrations.fastapi", "fastapi") from error
 
 from vexil.flags import EvaluationDetail
-from vexil.integrations._base import context_of_user, current_client
 from vexil.sdk._client import Client
 from vexil.sdk._errors import ConfigurationError
 
 __all__ = [
     "ContextDependency",
     "Flags",
+    "Lifespan",
     "RequestFlags",
     "context_from_request",
     "context_of_user",
@@ -81,11 +86,7 @@ Lifespan = Callable[[Any], AbstractAsyncContextManager[Any]]
 
 # The Client's options that vexil_lifespan passes through: every keyword argument but
 # those it sets itself.
-_CLIENT_OPTIONS = frozenset(
-    name
-    for name, parameter in inspect.signature(Client.__init__).parameters.items()
-    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name not in ("url", "init_timeout")
-)
+_CLIENT_OPTIONS = client_options("url", "init_timeout")
 
 
 # ------------------------------------------------------------------ lifespan
@@ -197,9 +198,10 @@ def _client_maker(
         return made, True
     if file is not None:
         path = file
-        return (lambda: Client.from_file(path, watch=watch)), True
+        return (lambda: client_from_settings("file", file=path, watch=watch)), True
     # init_timeout=0: the constructor returns at once, and the lifespan awaits instead.
-    return (lambda: Client(sdk_key, url=url, init_timeout=0, **options)), True
+    server = {**options, "init_timeout": 0}
+    return (lambda: client_from_settings("server", sdk_key=sdk_key, url=url, options=server)), True
 
 
 # ------------------------------------------------------------------ contexts

@@ -48,15 +48,20 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
+from vexil.integrations._base import (
+    client_from_settings,
+    client_options,
+    context_of_user,
+    current_client,
+    needs_extra,
+)
+
 try:
     from flask import Flask, abort, current_app, g, has_request_context, redirect, request, url_for
 except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "vexil.integrations.flask needs the flask extra: pip install 'vexil[flask]'"
-    ) from error
+    raise needs_extra("vexil.integrations.flask", "flask") from error
 
 from vexil.flags import EvaluationDetail
-from vexil.integrations._base import context_of_user, current_client
 from vexil.sdk._client import Client
 from vexil.sdk._errors import ConfigurationError
 
@@ -78,7 +83,7 @@ ContextLoader = Callable[[], Mapping[str, Any]]
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The context when there is no request, or when a context loader fails.
-ANONYMOUS: Mapping[str, Any] = {"key": "anonymous", "anonymous": True}
+_ANONYMOUS: Mapping[str, Any] = {"key": "anonymous", "anonymous": True}
 
 # Where a request's context is kept on ``flask.g``.
 _G_CONTEXT = "_vexil_context"
@@ -88,11 +93,7 @@ _SOURCES = ("VEXIL_CLIENT", "VEXIL_TESTING", "VEXIL_FILE", "VEXIL_SDK_KEY")
 
 # The Client's options that VEXIL_OPTIONS may hold: every keyword argument but the
 # two that have settings of their own.
-_CLIENT_OPTIONS = frozenset(
-    name
-    for name, parameter in inspect.signature(Client.__init__).parameters.items()
-    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "url"
-)
+_CLIENT_OPTIONS = client_options("url")
 
 
 def _setting_error(setting: str, message: str) -> ConfigurationError:
@@ -214,7 +215,7 @@ class Vexil:
         except Exception:
             # A failing loader must not turn every page that reads a flag into a 500.
             log.exception("the Vexil context loader failed; evaluating for an anonymous context")
-            return dict(ANONYMOUS)
+            return dict(_ANONYMOUS)
 
     def _state(self) -> _AppState:
         state = current_app.extensions.get("vexil")
@@ -301,7 +302,7 @@ def request_context() -> dict[str, Any]:
     use Werkzeug's ``ProxyFix``). Outside a request: the anonymous context.
     """
     if not has_request_context():
-        return dict(ANONYMOUS)
+        return dict(_ANONYMOUS)
     ip = request.remote_addr
     extra = {"ip": ip} if ip else None
     user = _signed_in_user()
@@ -362,7 +363,7 @@ def _testing_client(flags: Any) -> Client:
             "VEXIL_TESTING", f"must be True or a dict of flag values, not {type(flags).__name__}"
         )
     try:
-        return Client.for_testing(flags)
+        return client_from_settings("testing", testing=flags)
     except ConfigurationError as exc:
         raise _setting_error("VEXIL_TESTING", str(exc)) from exc
 
@@ -375,7 +376,7 @@ def _file_client(app: Flask) -> Client:
     if not isinstance(watch, bool):
         raise _setting_error("VEXIL_WATCH", f"must be True or False, not {watch!r}")
     try:
-        return Client.from_file(Path(app.root_path, path), watch=watch)
+        return client_from_settings("file", file=Path(app.root_path, path), watch=watch)
     except ConfigurationError as exc:
         raise _setting_error("VEXIL_FILE", str(exc)) from exc
 
@@ -395,7 +396,12 @@ def _server_client(config: Mapping[str, Any]) -> Client:
                 f"unknown Client option {name!r} (options: {', '.join(sorted(_CLIENT_OPTIONS))})",
             )
     try:
-        return Client(config.get("VEXIL_SDK_KEY"), url=config.get("VEXIL_URL"), **options)
+        return client_from_settings(
+            "server",
+            sdk_key=config.get("VEXIL_SDK_KEY"),
+            url=config.get("VEXIL_URL"),
+            options=options,
+        )
     except ConfigurationError as exc:
         raise _setting_error(_setting_of(str(exc)), str(exc)) from exc
 

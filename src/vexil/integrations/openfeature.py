@@ -47,6 +47,8 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final, TypeAlias
 
+from vexil.integrations._base import current_client, needs_extra
+
 try:
     from openfeature.event import ProviderEventDetails
     from openfeature.exception import ErrorCode, ProviderFatalError, ProviderNotReadyError
@@ -55,15 +57,13 @@ try:
     from openfeature.provider import AbstractProvider
     from openfeature.provider.metadata import Metadata
 except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "VexilProvider needs the openfeature extra: pip install 'vexil[openfeature]'"
-    ) from error
+    raise needs_extra("VexilProvider", "openfeature") from error
 
 from vexil.flags import ErrorKind, EvaluationDetail, Reason
-from vexil.integrations._base import current_client
 from vexil.sdk._client import Client
 from vexil.sdk._errors import ConfigurationError
 from vexil.sdk._state import FlagChange
+from vexil.sdk._status import ClientStatus
 
 if TYPE_CHECKING:
     from openfeature.evaluation_context import EvaluationContext
@@ -80,19 +80,19 @@ __all__ = ["VexilProvider"]
 log = logging.getLogger("vexil.sdk")
 
 #: The provider's name in OpenFeature's metadata and events.
-PROVIDER_NAME: Final = "Vexil"
+_PROVIDER_NAME: Final = "Vexil"
 
 #: Prefix of the metadata Vexil adds to a flag's own (the same as on the OFREP endpoint).
-META_PREFIX: Final = "vexil."
+_META_PREFIX: Final = "vexil."
 
 #: Client statuses in which the flags held may lag behind the server: the stream is down.
-STALE_STATUSES: Final = frozenset({"interrupted", "polling-fallback"})
+_STALE_STATUSES: Final = frozenset({ClientStatus.INTERRUPTED, ClientStatus.FALLBACK})
 
 # What the provider last told OpenFeature about the client.
 _READY, _STALE, _FATAL, _NOT_READY = "ready", "stale", "fatal", "not-ready"
 
-FlagMetadata: TypeAlias = dict[str, bool | int | float | str]
-ObjectValue: TypeAlias = Sequence["FlagValueType"] | Mapping[str, "FlagValueType"]
+_FlagMetadata: TypeAlias = dict[str, bool | int | float | str]
+_ObjectValue: TypeAlias = Sequence["FlagValueType"] | Mapping[str, "FlagValueType"]
 
 
 def _reason(reason: Reason) -> str:
@@ -183,17 +183,17 @@ def _flag_metadata(client: Client, key: str) -> Mapping[str, bool | int | float 
     return flag.metadata if flag is not None else {}
 
 
-def _metadata(client: Client, key: str, detail: EvaluationDetail[Any]) -> FlagMetadata:
-    metadata: FlagMetadata = dict(_flag_metadata(client, key))
+def _metadata(client: Client, key: str, detail: EvaluationDetail[Any]) -> _FlagMetadata:
+    metadata: _FlagMetadata = dict(_flag_metadata(client, key))
     if detail.rule_id is not None:
-        metadata[META_PREFIX + "rule_id"] = detail.rule_id
+        metadata[_META_PREFIX + "rule_id"] = detail.rule_id
     if detail.in_experiment:
-        metadata[META_PREFIX + "in_experiment"] = True
+        metadata[_META_PREFIX + "in_experiment"] = True
     if detail.prerequisite is not None:
-        metadata[META_PREFIX + "prerequisite"] = detail.prerequisite
+        metadata[_META_PREFIX + "prerequisite"] = detail.prerequisite
     revision = client.revision
     if revision is not None:
-        metadata[META_PREFIX + "revision"] = revision
+        metadata[_META_PREFIX + "revision"] = revision
     return metadata
 
 
@@ -298,7 +298,7 @@ class VexilProvider(AbstractProvider):
         return self._factory is not None
 
     def get_metadata(self) -> Metadata:
-        return Metadata(name=PROVIDER_NAME)
+        return Metadata(name=_PROVIDER_NAME)
 
     def get_provider_hooks(self) -> list[Hook]:
         return []
@@ -359,11 +359,11 @@ class VexilProvider(AbstractProvider):
     def _observe(self) -> str:
         client = current_client(self._client) or self._client
         status = client.status
-        if status == "unauthorized":
+        if status == ClientStatus.UNAUTHORIZED:
             return _FATAL
         if not client.is_initialized:
             return _NOT_READY
-        return _STALE if status in STALE_STATUSES else _READY
+        return _STALE if status in _STALE_STATUSES else _READY
 
     def _wait_for_flags(self, stop: threading.Event) -> str:
         deadline = time.monotonic() + self.init_timeout
@@ -495,9 +495,9 @@ class VexilProvider(AbstractProvider):
     def resolve_object_details(
         self,
         flag_key: str,
-        default_value: ObjectValue,
+        default_value: _ObjectValue,
         evaluation_context: EvaluationContext | None = None,
-    ) -> FlagResolutionDetails[ObjectValue]:
+    ) -> FlagResolutionDetails[_ObjectValue]:
         return self._resolve(
             flag_key,
             default_value,

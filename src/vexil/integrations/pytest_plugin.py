@@ -26,13 +26,15 @@ import pytest
 if TYPE_CHECKING:
     from vexil.sdk._testing import TestClient
 
-MARKER = "vexil_flags"
+__all__ = ["vexil_flags"]
+
+_MARKER = "vexil_flags"
 
 
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers",
-        f"{MARKER}(flags): flag values (a dict) that the vexil_flags fixture starts with",
+        f"{_MARKER}(flags): flag values (a dict) that the vexil_flags fixture starts with",
     )
 
 
@@ -45,9 +47,9 @@ def vexil_flags(request: pytest.FixtureRequest) -> Iterator[TestClient]:
 
     initial: dict[str, Any] = {}
     # Closest marker last, so that a test's marker wins over its class's or module's.
-    for marker in reversed(list(request.node.iter_markers(MARKER))):
+    for marker in reversed(list(request.node.iter_markers(_MARKER))):
         if len(marker.args) > 1 or not isinstance(marker.args[0] if marker.args else {}, dict):
-            raise pytest.UsageError(f"@pytest.mark.{MARKER} takes one dict of flag values")
+            raise pytest.UsageError(f"@pytest.mark.{_MARKER} takes one dict of flag values")
         initial.update(marker.args[0] if marker.args else {})
         initial.update(marker.kwargs)
     client = TestClient(initial)

@@ -18,18 +18,20 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
+from vexil.integrations._base import needs_extra
+
 try:
     import redis
     from redis.backoff import NoBackoff
     from redis.retry import Retry
 except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError("RedisStore needs the redis extra: pip install 'vexil[redis]'") from error
+    raise needs_extra("RedisStore", "redis") from error
 
 __all__ = ["RedisStore"]
 
 #: Seconds to wait for Redis to accept a connection, and then for each reply.
-CONNECT_TIMEOUT = 2.0
-READ_TIMEOUT = 2.0
+_CONNECT_TIMEOUT = 2.0
+_READ_TIMEOUT = 2.0
 
 
 def _without_password(url: str) -> str:
@@ -70,8 +72,8 @@ class RedisStore:
         if client is None:
             client = redis.Redis.from_url(
                 url,
-                socket_connect_timeout=CONNECT_TIMEOUT,
-                socket_timeout=READ_TIMEOUT,
+                socket_connect_timeout=_CONNECT_TIMEOUT,
+                socket_timeout=_READ_TIMEOUT,
                 retry=Retry(NoBackoff(), 1),
             )
         self.client = client

@@ -34,6 +34,7 @@ from vexil.sdk._core import Core, CoreConfig, acquire, release
 from vexil.sdk._errors import ConfigurationError
 from vexil.sdk._modes import Daemon, Mode, Offline, parse_mode
 from vexil.sdk._state import FlagChange
+from vexil.sdk._status import ClientStatus
 from vexil.sdk._stores import Store
 from vexil.sdk._transport import HttpOptions
 
@@ -306,8 +307,8 @@ class Client:
         return await asyncio.to_thread(self.wait_until_ready, timeout)
 
     @property
-    def status(self) -> str:
-        """What the data source is doing: "streaming", "polling", "interrupted", ..."""
+    def status(self) -> ClientStatus:
+        """What the data source is doing: a ``ClientStatus``, a ``str`` such as "streaming"."""
         return self._core.here().source.status
 
     @property

@@ -10,7 +10,6 @@ how, under ``os.fork()``, under uWSGI, and when no fork hook runs at all.
 from __future__ import annotations
 
 import functools
-import hashlib
 import logging
 import os
 import queue
@@ -45,7 +44,8 @@ from vexil.sdk._state import (
     UpdateHook,
     changed_flags,
 )
-from vexil.sdk._stores import Store
+from vexil.sdk._stores import Store, store_namespace
+from vexil.sdk._threads import joined
 from vexil.sdk._transport import HttpOptions, Transport
 
 log = logging.getLogger("vexil.sdk")
@@ -73,8 +73,7 @@ class CoreConfig:
     @property
     def namespace(self) -> str:
         """The store key: the same for every process using this SDK key."""
-        digest = hashlib.sha256((self.sdk_key or "offline").encode()).hexdigest()
-        return f"ruleset-{digest[:20]}"
+        return store_namespace(self.sdk_key or "offline")
 
 
 class LazyFlagState(FlagState):
@@ -134,10 +133,7 @@ class Notifier:
                 self._queue.put(None)
 
     def join(self, timeout: float) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        return joined(self._thread, timeout)
 
 
 def _run_job(job: Callable[[], None]) -> None:

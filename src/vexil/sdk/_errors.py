@@ -1,8 +1,8 @@
-"""The SDK's exceptions.
+"""The SDK's exceptions (all of Vexil's are drawn in :mod:`vexil._exceptions`).
 
 ::
 
-    ValueError
+    VexilError, ValueError
      └── ConfigurationError   a malformed key, URL or option, raised by the constructor
 
 Nothing else is raised into the caller: network trouble, bad payloads and failing
@@ -11,6 +11,8 @@ stores are logged under ``vexil.*`` and the client keeps serving what it holds.
 
 from __future__ import annotations
 
+from vexil._exceptions import VexilError
 
-class ConfigurationError(ValueError):
+
+class ConfigurationError(VexilError, ValueError):
     """A client option is malformed; the message names it."""

@@ -31,6 +31,8 @@ from typing import Any
 
 import httpx
 
+from vexil.sdk._threads import joined
+
 log = logging.getLogger("vexil.events")
 
 #: Custom events per request; a summary rides along with the first batch.
@@ -226,10 +228,7 @@ class EventProcessor:
         self._wake.set()
 
     def join(self, timeout: float) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        return joined(self._thread, timeout)
 
     def flush(self) -> None:
         """Send everything counted and queued so far, now, on the calling thread."""

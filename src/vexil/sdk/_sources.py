@@ -26,21 +26,24 @@ from vexil.sdk._modes import Daemon, Lazy, Polling, Streaming
 from vexil.sdk._sse import EventTooLarge, StreamStalled
 from vexil.sdk._sse import read as read_events
 from vexil.sdk._state import FlagState, StreamEvent
+from vexil.sdk._status import ClientStatus
 from vexil.sdk._stores import Store
+from vexil.sdk._threads import joined
 from vexil.sdk._transport import BodyTooLarge, Transport
 
 log = logging.getLogger("vexil.sdk")
 
-#: What a source is doing, as ``client.status`` shows it.
-STARTING, STREAMING, POLLING, FALLBACK, INTERRUPTED, UNAUTHORIZED, IDLE, STOPPED = (
-    "starting",
-    "streaming",
-    "polling",
-    "polling-fallback",
-    "interrupted",
-    "unauthorized",
-    "idle",
-    "stopped",
+STARTING, STREAMING, POLLING, FALLBACK = (
+    ClientStatus.STARTING,
+    ClientStatus.STREAMING,
+    ClientStatus.POLLING,
+    ClientStatus.FALLBACK,
+)
+INTERRUPTED, UNAUTHORIZED, IDLE, STOPPED = (
+    ClientStatus.INTERRUPTED,
+    ClientStatus.UNAUTHORIZED,
+    ClientStatus.IDLE,
+    ClientStatus.STOPPED,
 )
 
 
@@ -51,7 +54,7 @@ class Source:
 
     def __init__(self, state: FlagState) -> None:
         self.state = state
-        self.status = IDLE
+        self.status: ClientStatus = IDLE
         #: Set once the first attempt to get flags has ended, well or badly.
         self.attempted = threading.Event()
         self._stop = threading.Event()
@@ -80,10 +83,7 @@ class Source:
         self.status = STOPPED
 
     def join(self, timeout: float) -> bool:
-        if self._thread is not None:
-            self._thread.join(timeout)
-            return not self._thread.is_alive()
-        return True
+        return joined(self._thread, timeout)
 
     def refresh(self) -> bool:
         """Fetch now; True if the flags are current afterwards."""
@@ -133,11 +133,7 @@ class _Remote(Source):
             self.state.touch()
             self.state.confirmed = True
             return True
-        if fetched.status in (401, 403):
-            self._unauthorized(fetched.status)
-            return False
-        if fetched.status != 200:
-            log.warning("the server answered HTTP %d for the flags", fetched.status)
+        if not self._accepted(fetched.status, "the server answered HTTP %d for the flags"):
             return False
         try:
             document = _decode(fetched.body)
@@ -149,6 +145,14 @@ class _Remote(Source):
         self.state.etag = fetched.etag
         self.state.confirmed = True
         return True
+
+    def _accepted(self, status: int, warning: str) -> bool:
+        """Whether an answer is a 200; a refused key stops the source, anything else warns."""
+        if status in (401, 403):
+            self._unauthorized(status)
+        elif status != 200:
+            log.warning(warning, status)
+        return status == 200
 
     def _unauthorized(self, status: int) -> None:
         """A 401 or 403: stop asking. Flags the server never sent this process go."""
@@ -254,14 +258,14 @@ class StreamingSource(_Remote):
         self.last_event_id: str | None = None
 
     @property
-    def status(self) -> str:
+    def status(self) -> ClientStatus:
         status = self._status
         if status == STREAMING and time.monotonic() - self._alive_at > self.mode.read_timeout:
             return INTERRUPTED  # dead already: the reader, blocked on a read, will see it next
         return status
 
     @status.setter
-    def status(self, value: str) -> None:
+    def status(self, value: ClientStatus) -> None:
         self._status = value
 
     def start(self) -> None:
@@ -305,12 +309,9 @@ class StreamingSource(_Remote):
                 response,
                 chunks,
             ):
-                if response.status_code in (401, 403):
-                    self._unauthorized(response.status_code)
-                    return UNAUTHORIZED
-                if response.status_code != 200:
-                    log.warning("the stream answered HTTP %d", response.status_code)
-                    return INTERRUPTED
+                status = response.status_code
+                if not self._accepted(status, "the stream answered HTTP %d"):
+                    return UNAUTHORIZED if status in (401, 403) else INTERRUPTED
                 return self._read(chunks)
         except (EventTooLarge, BodyTooLarge) as exc:
             if not self._stop.is_set():

@@ -21,7 +21,7 @@ from typing import Any
 
 from vexil.flags import ErrorKind, Explanation, Ruleset, ValidationError
 from vexil.flags._detail import error_detail
-from vexil.flags._model import Flag, Operator
+from vexil.flags._graph import refers_to, segments_using, with_dependents
 
 log = logging.getLogger("vexil.sdk")
 
@@ -214,45 +214,8 @@ def changed_flags(old: Ruleset, new: Ruleset, touched: Touched = None) -> list[s
         and old_segments.get(key) != new_segments.get(key)
     }
     if segments:
-        segments |= _segments_using(new, segments)
-        changed |= {key for key, flag in new_flags.items() if flag.rules and _uses(flag, segments)}
-    return sorted(_with_dependents(new_flags, changed)) if changed else []
-
-
-def _segment_refs(clauses: Iterable[Any]) -> set[str]:
-    return {
-        str(value) for clause in clauses if clause.op is Operator.SEGMENT for value in clause.values
-    }
-
-
-def _uses(flag: Flag, segments: set[str]) -> bool:
-    return any(_segment_refs(rule.clauses) & segments for rule in flag.rules)
-
-
-def _segments_using(ruleset: Ruleset, segments: set[str]) -> set[str]:
-    found = set(segments)
-    while True:
-        more = {
-            key
-            for key, segment in ruleset.document.segments.items()
-            if key not in found
-            and any(_segment_refs(rule.clauses) & found for rule in segment.rules)
+        segments |= segments_using(segments, new_segments)
+        changed |= {
+            key for key, flag in new_flags.items() if flag.rules and refers_to(flag.rules, segments)
         }
-        if not more:
-            return found - segments
-        found |= more
-
-
-def _with_dependents(flags: Mapping[str, Flag], changed: set[str]) -> set[str]:
-    """``changed`` and every flag that has one of them as a prerequisite, transitively."""
-    users: dict[str, list[str]] = {}
-    for key, flag in flags.items():
-        for prerequisite in flag.prerequisites:
-            users.setdefault(prerequisite.flag, []).append(key)
-    found, pending = set(changed), list(changed)
-    while pending:
-        for user in users.get(pending.pop(), ()):
-            if user not in found:
-                found.add(user)
-                pending.append(user)
-    return found
+    return sorted(with_dependents(changed, new_flags)) if changed else []

@@ -10,10 +10,22 @@ with what it holds in memory.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import tempfile
 from pathlib import Path
 from typing import Protocol, runtime_checkable
+
+
+def store_namespace(sdk_key: str) -> str:
+    """The namespace under which clients with ``sdk_key`` save and read their flags.
+
+    ``ruleset-`` and 20 hex digits of the key's SHA-256: processes with one key share
+    one entry, and the key itself is never stored. A process that fills a ``Daemon``
+    client's store without being a client (a deploy job) writes under this name.
+    """
+    digest = hashlib.sha256(sdk_key.encode()).hexdigest()
+    return f"ruleset-{digest[:20]}"
 
 
 @runtime_checkable

@@ -28,7 +28,7 @@ from typing import Any
 
 import httpx
 
-from vexil import __version__
+from vexil._version import __version__
 from vexil.sdk._errors import ConfigurationError
 
 USER_AGENT = f"vexil-python/{__version__}"

@@ -14,7 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp
 
-from vexil import __version__
+from vexil._version import __version__
 
 from . import _allow, _openapi, web
 from ._bus import Hub, PostgresListener, RevisionPoller

@@ -24,8 +24,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, or_, select, update
 
+from ._clock import now
 from ._credentials import digest
-from ._store import now
 from ._tables import api_tokens, environments, sdk_keys, users
 
 Role = Literal["viewer", "editor", "admin"]

@@ -5,7 +5,6 @@ from __future__ import annotations
 import secrets
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import Any
 
 from sqlalchemy import func, select
 
@@ -25,7 +24,7 @@ class FirstStart:
 
     username: str
     password: str | None  # None when it came from VEXIL_ADMIN_PASSWORD
-    keys: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    keys: dict[str, list[_projects.SdkKey]] = field(default_factory=dict)
 
 
 def bootstrap(store: Store, settings: Settings, demo: bool = False) -> FirstStart | None:

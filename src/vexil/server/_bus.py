@@ -82,13 +82,12 @@ def _offer(queue: asyncio.Queue[Change], change: Change) -> None:
         queue.put_nowait(change)
 
 
-class RevisionPoller:
-    """Publishes changes made by other processes, found by polling revisions."""
+class _Task:
+    """A named daemon thread running ``_run`` until ``stop`` (which waits for it, briefly)."""
 
-    def __init__(self, engine: Engine, hub: Hub, interval: float) -> None:
-        self.engine, self.hub, self.interval = engine, hub, interval
+    def __init__(self, name: str) -> None:
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vexil-revision-poller", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
 
     def start(self) -> None:
         self._thread.start()
@@ -96,6 +95,17 @@ class RevisionPoller:
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=5)
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+
+class RevisionPoller(_Task):
+    """Publishes changes made by other processes, found by polling revisions."""
+
+    def __init__(self, engine: Engine, hub: Hub, interval: float) -> None:
+        self.engine, self.hub, self.interval = engine, hub, interval
+        super().__init__("vexil-revision-poller")
 
     def poll_once(self) -> None:
         with self.engine.connect() as conn:
@@ -111,20 +121,12 @@ class RevisionPoller:
                 log.warning("revision poll failed; retrying", exc_info=True)
 
 
-class PostgresListener:
+class PostgresListener(_Task):
     """Receives NOTIFY messages from every replica on one dedicated connection."""
 
     def __init__(self, dsn: str, hub: Hub) -> None:
         self.dsn, self.hub = dsn, hub
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="vexil-pg-listener", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        self._thread.join(timeout=5)
+        super().__init__("vexil-pg-listener")
 
     def _run(self) -> None:
         import psycopg

@@ -1,5 +1,5 @@
 """The server's commands: ``vexil serve``, ``vexil db upgrade``, ``vexil token create``,
-``vexil import flagd`` and ``vexil export flagd`` (``_flagd_io``).
+``vexil import flagd`` and ``vexil export flagd`` (``_flagd_cli``).
 
 Registered on the ``vexil`` command by ``vexil.cli``; imported only when used, so
 the base install works without the ``server`` extra.
@@ -20,7 +20,7 @@ from typing import Any
 from ._bootstrap import FirstStart, bootstrap
 from ._bus import Hub
 from ._db import make_engine, upgrade
-from ._flagd_io import register_commands as register_flagd_commands
+from ._flagd_cli import register_commands as register_flagd_commands
 from ._logging import config as logging_config
 from ._settings import Settings
 from ._store import Store

@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Final
 
-if TYPE_CHECKING:  # at run time, _auth imports the store, which imports this module
+if TYPE_CHECKING:  # at run time, _auth imports digest from this module
     from ._auth import SdkCredential
 
 TTL: Final = 5.0

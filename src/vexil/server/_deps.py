@@ -1,11 +1,20 @@
-"""Request dependencies: the store, and who is asking."""
+"""Request dependencies: the store, who is asking, the project they may reach, and
+what a body may hold (``check_storable``, which the dashboard's forms use too).
+
+Every admin route of a project takes it through ``ScopedProject``, which refuses a
+project that does not exist (404) and one beyond the caller's token (403), so that
+no route can forget the check (``tests/server/test_scope.py`` walks the routes).
+"""
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any
 
-from fastapi import Depends, Header, Request
+from fastapi import Depends, Header, Path, Request
 from starlette.concurrency import run_in_threadpool
+
+from vexil.flags._parse import KEY_PATTERN
 
 from ._auth import (
     Principal,
@@ -17,7 +26,8 @@ from ._auth import (
     user_principal,
 )
 from ._credentials import MISS
-from ._errors import BadRequest, Forbidden, Unauthorized
+from ._errors import BadRequest, Forbidden, Unauthorized, Unprocessable
+from ._projects import project_row
 from ._routes import credential
 from ._store import Store
 from ._throttle import Throttle, client_address
@@ -96,9 +106,82 @@ def require(role: Role) -> Any:
     return Depends(check)
 
 
+Viewer = Annotated[Principal, require("viewer")]
+Editor = Annotated[Principal, require("editor")]
+Admin = Annotated[Principal, require("admin")]
+
+
 def check_project_scope(who: Principal, project_id: int) -> None:
     if who.project_id is not None and who.project_id != project_id:
         raise Forbidden("this token is limited to another project")
+
+
+def check_scope(store: Store, who: Principal, project: str) -> str:
+    """``project``, if it exists (else 404) and ``who`` may reach it (else 403)."""
+    with store.read() as conn:
+        check_project_scope(who, project_row(conn, project).id)
+    return project
+
+
+def check_unscoped(who: Principal, what: str) -> None:
+    """Refuse a token limited to one project what reaches beyond it."""
+    if who.project_id is not None:
+        raise Forbidden(f"a token limited to a project cannot {what}")
+
+
+#: The engine's key pattern, declared in the schema; the services check it
+#: (``_projects.check_key``), so that a new key that does not match gets 400 naming
+#: the field, and a path or a reference with one names nothing (404).
+KEY = f"^{KEY_PATTERN}$"
+#: A project, environment, flag or segment key in a path.
+Key = Annotated[str, Path(json_schema_extra={"pattern": KEY})]
+
+
+def scoped_project(project: Key, store: StoreDep, who: PrincipalDep) -> str:
+    # Declared after the route's role, so that a role too low is still 403 before a
+    # project that does not exist is 404.
+    return check_scope(store, who, project)
+
+
+#: The ``{project}`` of a route's path, checked against the caller's scope.
+ScopedProject = Annotated[str, Depends(scoped_project)]
+
+#: How deeply a request body may nest objects and arrays.
+MAX_DEPTH = 32
+
+
+def check_storable(data: Any) -> None:
+    """Refuse what the databases cannot store as sent, naming the field.
+
+    NUL characters (PostgreSQL refuses them in text and JSON), lone surrogates (not
+    UTF-8), NaN and infinities (not JSON, though Python's parser reads them) and
+    nesting deeper than ``MAX_DEPTH``.
+    """
+    stack: list[tuple[str, Any, int]] = [("", data, 0)]
+    while stack:
+        path, value, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            raise Unprocessable(f"{path}: nested more than {MAX_DEPTH} levels deep", field=path)
+        if isinstance(value, str):
+            _check_text(value, path)
+        elif isinstance(value, float) and not math.isfinite(value):
+            raise Unprocessable(f"{path}: {value} is not a JSON number", field=path)
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                child = f"{path}.{key}" if path else str(key)
+                _check_text(str(key), child)
+                stack.append((child, item, depth + 1))
+        elif isinstance(value, list):
+            stack.extend((f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value))
+
+
+def _check_text(text: str, path: str) -> None:
+    if "\x00" in text:
+        raise Unprocessable(f"{path!r}: NUL characters are not allowed", field=path)
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise Unprocessable(f"{path!r}: not valid Unicode text", field=path) from None
 
 
 async def sdk_key(request: Request, store: StoreDep) -> SdkCredential:

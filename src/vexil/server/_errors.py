@@ -1,19 +1,8 @@
 """Errors of the server, and how they reach a client.
 
-Exception tree::
-
-    Exception
-      ├── ConfigurationError    a setting is wrong (raised at start, names the setting)
-      └── ApiError              answered as JSON {"error": {"code", "message", "field"}}
-            ├── BadRequest         400
-            ├── Unauthorized       401
-            ├── Forbidden          403
-            ├── NotFound           404
-            ├── Conflict           409  (carries the current version)
-            ├── TooLarge           413
-            ├── Unprocessable      422  (a document the engine rejected; one per problem)
-            ├── TooManyRequests    429  (with Retry-After)
-            └── Unavailable        503  (a limit of this server is reached; with Retry-After)
+``ApiError`` and its subclasses (one per HTTP status) are answered as JSON
+``{"error": {"code", "message", "field"}}``; the whole tree, from ``VexilError`` down,
+is drawn in :mod:`vexil._exceptions`.
 """
 
 from __future__ import annotations
@@ -21,14 +10,19 @@ from __future__ import annotations
 import math
 from typing import Any, ClassVar
 
+from vexil._exceptions import VexilError
+from vexil.flags import ValidationError
 
-class ConfigurationError(ValueError):
+
+class SettingsError(VexilError, ValueError):
+    """A setting is wrong, named in ``setting`` (not the SDK's ``ConfigurationError``)."""
+
     def __init__(self, setting: str, message: str) -> None:
         self.setting = setting
         super().__init__(f"{setting}: {message}")
 
 
-class ApiError(Exception):
+class ApiError(VexilError):
     status: ClassVar[int] = 400
     code: ClassVar[str] = "bad_request"
 
@@ -72,18 +66,26 @@ class TooLarge(ApiError):
 class Unprocessable(ApiError):
     status, code = 422, "invalid"
 
+    @classmethod
+    def of(cls, exc: ValidationError) -> Unprocessable:
+        """The engine's refusal as an answer: the first problem, and every problem."""
+        first = exc.problems[0]
+        problems = [{"field": p.path, "message": p.message} for p in exc.problems]
+        return cls(str(first), field=first.path, problems=problems)
 
-class TooManyRequests(ApiError):
+
+class _TryLater(ApiError):
+    """An error that says, in whole seconds, when to try again (``Retry-After``), if known."""
+
+    def __init__(self, message: str, retry_after: float | None, field: str | None = None) -> None:
+        super().__init__(message, field=field)
+        if retry_after is not None:
+            self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
+
+
+class TooManyRequests(_TryLater):
     status, code = 429, "rate_limited"
 
-    def __init__(self, message: str, retry_after: float, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))
 
-
-class Unavailable(ApiError):
+class Unavailable(_TryLater):
     status, code = 503, "unavailable"
-
-    def __init__(self, message: str, retry_after: float, field: str | None = None) -> None:
-        super().__init__(message, field=field)
-        self.headers["Retry-After"] = str(max(1, math.ceil(retry_after)))

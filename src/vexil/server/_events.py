@@ -24,10 +24,11 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, field_validator
 from sqlalchemy import insert
 
+from ._clock import now
 from ._errors import ApiError, BadRequest, TooLarge, Unprocessable
 from ._json import reject_constant
 from ._metrics import Metrics
-from ._store import Store, now
+from ._store import Store
 from ._tables import custom_events, evaluation_counts
 
 

@@ -15,40 +15,42 @@ changes. Flags absent from the document are left alone.
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
-from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any, Literal
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, select, update
+from typing_extensions import TypedDict
 
 from vexil.flags import Ruleset, ValidationError, parse_flag
 from vexil.flags._dump import dump_flag
 from vexil.flags._errors import Problem
 from vexil.flags._flagd_convert import Imported, flagd_to_vexil, vexil_to_flagd
-from vexil.flags._loader import load_data
+from vexil.flags._parse import SHARED_FIELDS, TARGETING_FIELDS
 
-from ._errors import ApiError, BadRequest, Unprocessable
-from ._flags import _normalized, _targeting_row, _targeting_rows, flag_json, targeting_json
-from ._json import json_text
-from ._projects import check_version, environment_row, initial_targeting, project_row
-from ._store import (
-    SHARED_FIELDS,
-    TARGETING_FIELDS,
-    Store,
-    Tx,
-    environment_document,
-    flag_document,
-    new_id,
-    now,
-    unprocessable,
+from ._clock import now
+from ._errors import BadRequest, Unprocessable
+from ._flags import (
+    _normalized,
+    _targeting_row,
+    _targeting_rows,
+    flag_json,
+    insert_flag,
+    targeting_json,
+    write_shared,
 )
-from ._tables import environments, flags, targeting
+from ._projects import (
+    check_version,
+    environment_row,
+    initial_targeting,
+    project_environments,
+    project_row,
+)
+from ._rows import Row
+from ._store import Store, Tx, environment_document, flag_document
+from ._tables import flags, targeting
 
-__all__ = ["EXISTING", "FlagdExport", "export_flagd", "import_flagd", "register_commands"]
+__all__ = ["EXISTING", "FlagdExport", "FlagdImport", "export_flagd", "import_flagd"]
 
 Existing = Literal["update", "skip"]
 #: What an import does with flags that exist already: update them, or leave them be.
@@ -65,7 +67,7 @@ class _Change:
     """What an import does to one flag."""
 
     key: str
-    row: Any  # the flag's row, None for a new flag
+    row: Row | None  # the flag's row, None for a new flag
     shared: dict[str, Any]  # its shared fields after the import
     body: dict[str, Any]  # its targeting in the environment after the import
     shared_changed: bool = True
@@ -74,14 +76,14 @@ class _Change:
 
 @dataclass
 class _Plan:
-    prow: Any
-    erow: Any
-    envs: list[Any]
+    prow: Row
+    erow: Row
+    envs: list[Row]
     changes: list[_Change] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
 
-    def touched(self) -> list[Any]:
+    def touched(self) -> list[Row]:
         """The environments whose flag documents change, in id order."""
         everywhere = any(c.row is None or c.shared_changed for c in self.changes)
         if everywhere:
@@ -89,6 +91,29 @@ class _Plan:
         if any(c.targeting_changed for c in self.changes):
             return [self.erow]
         return []
+
+
+class FlagdWarning(TypedDict):
+    """Something of the document the conversion left out or changed."""
+
+    field: str
+    message: str
+
+
+class FlagdImport(TypedDict):
+    """What an import did (or, with ``dry_run``, would do), flag by flag."""
+
+    project: str
+    environment: str
+    dry_run: bool
+    created: list[str]
+    updated: list[str]
+    unchanged: list[str]
+    #: Flags that exist already, left alone (``existing="skip"``).
+    skipped: list[str]
+    warnings: list[FlagdWarning]
+    #: The environment's revision after the import, for If-Match.
+    revision: int
 
 
 def import_flagd(
@@ -102,7 +127,7 @@ def import_flagd(
     existing: str = "update",
     if_revision: int | None = None,
     comment: str = "",
-) -> dict[str, Any]:
+) -> FlagdImport:
     """Import a decoded flagd document into environment ``env`` of ``project``.
 
     Returns which flags were ``created``, ``updated``, ``unchanged`` and ``skipped``
@@ -121,7 +146,7 @@ def import_flagd(
     try:
         imported = flagd_to_vexil(document)  # outside the transaction: it holds locks
     except ValidationError as exc:
-        raise unprocessable(exc) from None
+        raise Unprocessable.of(exc) from None
     if dry_run:
         with store.read() as conn:
             plan = _plan(conn, None, project, env, imported, existing, if_revision)
@@ -150,14 +175,7 @@ def _plan(
     """
     prow = project_row(conn, project, lock=tx is not None)
     erow = environment_row(conn, prow.id, env)
-    envs = list(
-        conn.execute(
-            select(environments)
-            .where(environments.c.project_id == prow.id)
-            .order_by(environments.c.id)
-        )
-    )
-    plan = _Plan(prow, erow, envs)
+    plan = _Plan(prow, erow, project_environments(conn, prow.id))
     for key, converted in imported.flags.items():
         query = select(flags).where(flags.c.project_id == prow.id, flags.c.key == key)
         row = conn.execute(query.with_for_update() if tx is not None else query).first()
@@ -246,60 +264,15 @@ def _apply(tx: Tx, plan: _Plan, actor: str, comment: str) -> None:
     for change in plan.changes:
         key = change.key
         if change.row is None:
-            flag_id = new_id(
-                conn.execute(
-                    insert(flags).values(
-                        project_id=prow.id,
-                        key=key,
-                        version=1,
-                        created_at=t,
-                        updated_at=t,
-                        **change.shared,
-                    )
-                )
-            )
-            for env_row in plan.envs:
-                body = (
-                    change.body
-                    if env_row.id == erow.id
-                    else initial_targeting(change.shared["variations"])
-                )
-                conn.execute(
-                    insert(targeting).values(
-                        flag_id=flag_id,
-                        environment_id=env_row.id,
-                        body=body,
-                        version=1,
-                        updated_at=t,
-                    )
-                )
-                tx.record(env_row.id, "flag", key)
+            initial = initial_targeting(change.shared["variations"])
+            bodies = {e.id: change.body if e.id == erow.id else initial for e in plan.envs}
+            flag_id = insert_flag(tx, prow.id, key, change.shared, bodies)
             after = flag_json(_flag(conn, flag_id), _targeting_rows(conn, flag_id))
-            tx.audit(
-                actor, "flag.create", "flag", key, project_id=prow.id, after=after, comment=comment
-            )
+            tx.audit(actor, "flag.create", key, project_id=prow.id, after=after, comment=comment)
             continue
         row = change.row
         if change.shared_changed:
-            before = flag_json(row, _targeting_rows(conn, row.id))
-            conn.execute(
-                update(flags)
-                .where(flags.c.id == row.id)
-                .values(version=row.version + 1, updated_at=t, **change.shared)
-            )
-            for env_row in plan.envs:
-                tx.record(env_row.id, "flag", key)
-            after = flag_json(_flag(conn, row.id), _targeting_rows(conn, row.id))
-            tx.audit(
-                actor,
-                "flag.update",
-                "flag",
-                key,
-                project_id=prow.id,
-                before=before,
-                after=after,
-                comment=comment,
-            )
+            write_shared(tx, actor, row, change.shared, comment)
         if change.targeting_changed:
             current = _targeting_row(conn, row.id, erow.id)
             conn.execute(
@@ -312,10 +285,8 @@ def _apply(tx: Tx, plan: _Plan, actor: str, comment: str) -> None:
             tx.audit(
                 actor,
                 "targeting.update",
-                "targeting",
                 key,
-                project_id=prow.id,
-                env_id=erow.id,
+                env=erow,
                 before=targeting_json(current),
                 after=targeting_json(_targeting_row(conn, row.id, erow.id)),
                 comment=comment,
@@ -326,22 +297,22 @@ def _apply(tx: Tx, plan: _Plan, actor: str, comment: str) -> None:
         tx.validated(env_row.id, lambda _current, built=built: built)
 
 
-def _flag(conn: Connection, flag_id: int) -> Any:
+def _flag(conn: Connection, flag_id: int) -> Row:
     return conn.execute(select(flags).where(flags.c.id == flag_id)).one()
 
 
-def _report(plan: _Plan, imported: Imported, *, dry_run: bool, revision: int) -> dict[str, Any]:
-    return {
-        "project": plan.prow.key,
-        "environment": plan.erow.key,
-        "dry_run": dry_run,
-        "created": [c.key for c in plan.changes if c.row is None],
-        "updated": [c.key for c in plan.changes if c.row is not None],
-        "unchanged": plan.unchanged,
-        "skipped": plan.skipped,
-        "warnings": [{"field": w.path, "message": w.message} for w in imported.warnings],
-        "revision": revision,
-    }
+def _report(plan: _Plan, imported: Imported, *, dry_run: bool, revision: int) -> FlagdImport:
+    return FlagdImport(
+        project=plan.prow.key,
+        environment=plan.erow.key,
+        dry_run=dry_run,
+        created=[c.key for c in plan.changes if c.row is None],
+        updated=[c.key for c in plan.changes if c.row is not None],
+        unchanged=plan.unchanged,
+        skipped=plan.skipped,
+        warnings=[FlagdWarning(field=w.path, message=w.message) for w in imported.warnings],
+        revision=revision,
+    )
 
 
 # ------------------------------------------------------------------ export
@@ -375,7 +346,7 @@ def export_flagd(
     try:
         exported = vexil_to_flagd(document, skip_unsupported=skip_unsupported)
     except ValidationError as exc:
-        raise unprocessable(exc) from None
+        raise Unprocessable.of(exc) from None
     return FlagdExport(
         exported.document,
         exported.skipped,
@@ -383,141 +354,3 @@ def export_flagd(
         erow.revision,
         f"{prow.key}-{erow.key}.flagd.json",
     )
-
-
-# ------------------------------------------------------------ command line
-
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
-#: The option that names what an error's field is about.
-_OPTIONS = {"project": "--project", "environment": "--env"}
-
-OpenStore = Callable[[argparse.Namespace], Store]
-
-
-def _err(line: str) -> None:
-    print(line, file=sys.stderr)
-
-
-def _report_error(exc: ApiError) -> int:
-    """An API error as lines on standard error, each with its path; the exit status."""
-    problems = exc.extra.get("problems")
-    if problems:
-        for p in problems:
-            where = f" (in environment {p['environment']!r})" if p.get("environment") else ""
-            _err(f"{p['field']}: {p['message']}{where}" if p["field"] else p["message"])
-        return EXIT_FAILED
-    field_ = _OPTIONS.get(exc.field or "", exc.field)
-    _err(f"{field_}: {exc.message}" if field_ else exc.message)
-    return EXIT_USAGE if exc.status == 404 else EXIT_FAILED
-
-
-def _import_command(args: argparse.Namespace, open_store: OpenStore) -> int:
-    try:
-        document = load_data(args.file)
-    except ValidationError as exc:
-        for problem in exc.problems:
-            _err(f"{args.file}: {problem}")
-        return EXIT_FAILED
-    store = open_store(args)
-    try:
-        result = import_flagd(
-            store,
-            "cli",
-            args.project,
-            args.env,
-            document,
-            dry_run=args.dry_run,
-            existing=args.existing,
-            comment=args.comment,
-        )
-    except ApiError as exc:
-        return _report_error(exc)
-    finally:
-        store.engine.dispose()
-    for warning in result["warnings"]:
-        _err(f"warning: {warning['field']}: {warning['message']}")
-    for what in ("created", "updated", "unchanged", "skipped"):
-        if result[what]:
-            print(f"{what}: {', '.join(result[what])}")
-    if args.dry_run:
-        print("dry run: nothing was changed")
-    return EXIT_OK
-
-
-def _export_command(args: argparse.Namespace, open_store: OpenStore) -> int:
-    store = open_store(args)
-    try:
-        result = export_flagd(store, args.project, args.env, skip_unsupported=args.skip_unsupported)
-    except ApiError as exc:
-        return _report_error(exc)
-    finally:
-        store.engine.dispose()
-    for key, problems in result.skipped.items():
-        for problem in problems:
-            _err(f"skipped {key}: {problem}")
-    for warning in result.warnings:
-        _err(f"warning: {warning}")
-    text = json_text(result.document, indent=2) + "\n"
-    if args.output is None:
-        sys.stdout.write(text)
-    else:
-        Path(args.output).write_text(text, encoding="utf-8")
-        count = len(result.document["flags"])
-        _err(f"wrote {count} flag{'' if count == 1 else 's'} to {args.output}")
-    return EXIT_OK
-
-
-def register_commands(
-    commands: argparse._SubParsersAction[argparse.ArgumentParser],
-    database: Callable[[argparse.ArgumentParser], None],
-    open_store: OpenStore,
-) -> None:
-    """``vexil import flagd`` and ``vexil export flagd``; ``database`` adds --database,
-    ``open_store`` opens the store the options name (both from the server's commands)."""
-
-    def where(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--project", required=True, help="the project's key")
-        p.add_argument("--env", required=True, help="the environment's key")
-        database(p)
-
-    imports = commands.add_parser(
-        "import", help="import flags into an environment", description="Import flags."
-    )
-    import_formats = imports.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    flagd = import_formats.add_parser(
-        "flagd",
-        help="import a flagd flag-definition file",
-        description="Import a flagd flag-definition file (JSON or YAML) into an environment: "
-        "its flags are created, or updated (shared fields and this environment's targeting).",
-    )
-    flagd.add_argument("file", type=Path, help="the flagd document")
-    where(flagd)
-    flagd.add_argument(
-        "--dry-run", action="store_true", help="check everything and report, change nothing"
-    )
-    flagd.add_argument(
-        "--existing",
-        choices=EXISTING,
-        default="update",
-        help="flags that exist already: update them (default) or skip them",
-    )
-    flagd.add_argument("--comment", default="", help="the comment of the audit entries")
-    flagd.set_defaults(run=lambda args: _import_command(args, open_store))
-
-    exports = commands.add_parser(
-        "export", help="export an environment's flags", description="Export flags."
-    )
-    export_formats = exports.add_subparsers(dest="format", required=True, metavar="FORMAT")
-    out = export_formats.add_parser(
-        "flagd",
-        help="export as a flagd flag-definition file",
-        description="Write an environment's flags as a flagd flag-definition file (JSON).",
-    )
-    where(out)
-    out.add_argument("-o", "--output", metavar="FILE", help="write to FILE, not standard output")
-    out.add_argument(
-        "--skip-unsupported",
-        action="store_true",
-        help="leave out (and list) the flags flagd cannot express, instead of failing",
-    )
-    out.set_defaults(run=lambda args: _export_command(args, open_store))

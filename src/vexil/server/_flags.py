@@ -8,8 +8,10 @@ segment is refused with the path of the offending field.
 
 from __future__ import annotations
 
+import typing
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NotRequired
 
 from sqlalchemy import (
     ColumnElement,
@@ -28,46 +30,92 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects.postgresql import JSONB
+from typing_extensions import TypedDict
 
 from vexil.flags import ValidationError, parse_flag
+from vexil.flags._parse import SHARED_FIELDS, TARGETING_FIELDS
 
-from ._errors import BadRequest, Conflict, NotFound
+from ._clock import now
+from ._errors import BadRequest, Unprocessable
 from ._projects import (
     check_key,
+    check_new,
     check_version,
-    could_exist,
     environment_row,
     initial_targeting,
-    locked,
+    keyed_row,
+    project_environments,
     project_row,
 )
-from ._store import (
-    SHARED_FIELDS,
-    TARGETING_FIELDS,
-    Store,
-    Tx,
-    flag_document,
-    new_id,
-    now,
-    unprocessable,
-)
+from ._rows import Row, from_row
+from ._store import Store, Tx, flag_document
 from ._tables import environments, evaluation_counts, flags, targeting
 
 CREATE_FIELDS = frozenset({"key", *SHARED_FIELDS, "targeting", "comment"})
 
+Metadata = dict[str, str | int | float | bool]
 
-def flag_row(conn: Connection, project_id: int, key: str, *, lock: bool = False) -> Any:
+
+class Targeting(TypedDict):
+    """A flag's targeting in one environment: the fields it has, and its version."""
+
+    on: NotRequired[bool]
+    off_variation: NotRequired[str]
+    #: A variation's name, or a rollout.
+    default: NotRequired[str | dict[str, Any]]
+    targets: NotRequired[dict[str, list[str]]]
+    rules: NotRequired[list[dict[str, Any]]]
+    prerequisites: NotRequired[list[dict[str, Any]]]
+    version: int
+    updated_at: str
+
+
+class Flag(TypedDict):
+    """A flag's shared fields (the same in every environment of its project)."""
+
+    key: str
+    name: str
+    description: str
+    tags: list[str]
+    temporary: bool
+    client_side: bool
+    metadata: Metadata
+    type: str
+    variations: dict[str, Any]
+    version: int
+    created_at: str
+    updated_at: str
+
+
+class FlagWithTargeting(Flag):
+    #: Its targeting in each environment of the project, by environment key.
+    environments: dict[str, Targeting]
+
+
+class FlagSummary(Flag):
+    """A flag in a list: whether it is on in each environment."""
+
+    on: dict[str, bool]
+    #: With ``stale_days``: days since its last evaluation, "never", or None if not stale.
+    stale: NotRequired[int | str | None]
+    last_evaluated: NotRequired[str | None]
+
+
+class FlagPage(TypedDict):
+    items: list[FlagSummary]
+    #: How many flags the filters keep, on every page.
+    total: int
+    limit: int
+    offset: int
+
+
+def flag_row(conn: Connection, project_id: int, key: str, *, lock: bool = False) -> Row:
     """A flag; with ``lock``, locked first: every write of a flag or its targeting does so."""
-    row = None
-    if could_exist(key):
-        query = select(flags).where(flags.c.project_id == project_id, flags.c.key == key)
-        row = conn.execute(locked(query, lock)).first()
-    if row is None:
-        raise NotFound(f"no flag {key!r}", field="flag")
-    return row
+    query = select(flags).where(flags.c.project_id == project_id, flags.c.key == key)
+    return keyed_row(conn, query, "flag", key, lock=lock)
 
 
-def _targeting_rows(conn: Connection, flag_id: int) -> list[Any]:
+def _targeting_rows(conn: Connection, flag_id: int) -> list[Row]:
     return list(
         conn.execute(
             select(targeting, environments.c.key.label("env_key"))
@@ -78,25 +126,18 @@ def _targeting_rows(conn: Connection, flag_id: int) -> list[Any]:
     )
 
 
-def flag_json(row: Any, targetings: list[Any] | None = None) -> dict[str, Any]:
-    out: dict[str, Any] = {"key": row.key}
-    out.update({name: row._mapping[name] for name in SHARED_FIELDS})
-    out.update(
-        version=row.version,
-        created_at=row.created_at.isoformat(),
-        updated_at=row.updated_at.isoformat(),
-    )
-    if targetings is not None:
-        out["environments"] = {t.env_key: targeting_json(t) for t in targetings}
-    return out
+def flag_json(row: Row, targetings: list[Row]) -> FlagWithTargeting:
+    environments = {t.env_key: targeting_json(t) for t in targetings}
+    return from_row(FlagWithTargeting, row, environments=environments)
 
 
-def targeting_json(row: Any) -> dict[str, Any]:
+def targeting_json(row: Row) -> Targeting:
     body = {k: row.body.get(k) for k in TARGETING_FIELDS if row.body.get(k) is not None}
-    return {**body, "version": row.version, "updated_at": row.updated_at.isoformat()}
+    out = {**body, "version": row.version, "updated_at": row.updated_at.isoformat()}
+    return typing.cast(Targeting, out)
 
 
-def _shared(body: dict[str, Any]) -> dict[str, Any]:
+def _shared(body: Mapping[str, Any]) -> dict[str, Any]:
     unknown = sorted(set(body) - CREATE_FIELDS)
     if unknown:
         raise BadRequest(f"unknown field {unknown[0]!r}", field=unknown[0])
@@ -108,7 +149,7 @@ def _normalized(key: str, shared: dict[str, Any]) -> dict[str, Any]:
     try:
         flag = parse_flag(key, {**shared, "variations": shared.get("variations")})
     except ValidationError as exc:
-        raise unprocessable(exc) from None
+        raise Unprocessable.of(exc) from None
     return {
         "name": flag.name,
         "description": flag.description,
@@ -138,7 +179,7 @@ def list_flags(
     temporary: bool | None = None,
     stale_days: int | None = None,
     stale_only: bool = False,
-) -> dict[str, Any]:
+) -> FlagPage:
     """A page of a project's flags in key order, filtered, counted and paged in the database.
 
     ``query`` searches keys and names (and tags, with ``search_tags``), case-insensitively;
@@ -180,11 +221,17 @@ def list_flags(
             select(*columns).where(*where).order_by(flags.c.key).limit(limit).offset(offset)
         ).all()
         states = _on_by_environment(conn, [r.id for r in rows])
-        items = [{**flag_json(r), "on": states.get(r.id, {})} for r in rows]
-        if stale_days is not None and last is not None:
-            for item, row in zip(items, rows, strict=True):
-                item.update(_staleness(row, at, stale_days))
-    return {"items": items, "total": total, "limit": limit, "offset": offset}
+        staleness = stale_days is not None and last is not None
+        items = [
+            from_row(
+                FlagSummary,
+                r,
+                on=states.get(r.id, {}),
+                **(_staleness(r, at, stale_days or 0) if staleness else {}),
+            )
+            for r in rows
+        ]
+    return FlagPage(items=items, total=total, limit=limit, offset=offset)
 
 
 def _like(text: str) -> str:
@@ -257,7 +304,7 @@ def _stale(env_id: int, cutoff: datetime) -> ColumnElement[bool]:
     )
 
 
-def _staleness(row: Any, at: datetime, stale_days: int) -> dict[str, Any]:
+def _staleness(row: Row, at: datetime, stale_days: int) -> dict[str, Any]:
     """``stale``: whole days since the last evaluation, "never", or None if not stale."""
     last: float | None = row.last_evaluated
     cutoff = at - timedelta(days=stale_days)
@@ -285,13 +332,13 @@ def _on_by_environment(conn: Connection, flag_ids: list[int]) -> dict[int, dict[
     return out
 
 
-def get_flag(store: Store, project: str, key: str) -> dict[str, Any]:
+def get_flag(store: Store, project: str, key: str) -> FlagWithTargeting:
     with store.read() as conn:
         row = flag_row(conn, project_row(conn, project).id, key)
         return flag_json(row, _targeting_rows(conn, row.id))
 
 
-def get_targeting(store: Store, project: str, env: str, key: str) -> dict[str, Any]:
+def get_targeting(store: Store, project: str, env: str, key: str) -> Targeting:
     with store.read() as conn:
         prow = project_row(conn, project)
         erow = environment_row(conn, prow.id, env)
@@ -299,7 +346,7 @@ def get_targeting(store: Store, project: str, env: str, key: str) -> dict[str, A
         return targeting_json(row)
 
 
-def _targeting_row(conn: Connection, flag_id: int, env_id: int) -> Any:
+def _targeting_row(conn: Connection, flag_id: int, env_id: int) -> Row:
     return conn.execute(
         select(targeting).where(
             targeting.c.flag_id == flag_id, targeting.c.environment_id == env_id
@@ -310,7 +357,9 @@ def _targeting_row(conn: Connection, flag_id: int, env_id: int) -> Any:
 # ------------------------------------------------------------------- writing
 
 
-def create_flag(store: Store, actor: str, project: str, body: dict[str, Any]) -> dict[str, Any]:
+def create_flag(
+    store: Store, actor: str, project: str, body: Mapping[str, Any]
+) -> FlagWithTargeting:
     key = check_key(body.get("key", ""))
     shared = _normalized(key, _shared(body))
     given = body.get("targeting") or {}
@@ -318,37 +367,18 @@ def create_flag(store: Store, actor: str, project: str, body: dict[str, Any]) ->
     with store.write() as tx:
         # Locked: one creator of a key at a time, and no environment appears meanwhile.
         prow = project_row(tx.conn, project, lock=True)
-        if tx.conn.execute(
-            select(flags.c.id).where(flags.c.project_id == prow.id, flags.c.key == key)
-        ).first():
-            raise Conflict(f"flag {key!r} already exists", field="key")
-        t = now()
-        flag_id = new_id(
-            tx.conn.execute(
-                insert(flags).values(
-                    project_id=prow.id, key=key, version=1, created_at=t, updated_at=t, **shared
-                )
-            )
-        )
+        query = select(flags.c.id).where(flags.c.project_id == prow.id, flags.c.key == key)
+        check_new(tx.conn, query, "flag", key)
         body_ = initial_targeting(shared["variations"], given)
-        for env in tx.conn.execute(
-            select(environments)
-            .where(environments.c.project_id == prow.id)
-            .order_by(environments.c.id)
-        ).all():
-            doc = flag_document(shared, body_)
-            tx.validated(env.id, lambda rs, doc=doc: rs.with_flag(key, doc))
-            tx.conn.execute(
-                insert(targeting).values(
-                    flag_id=flag_id, environment_id=env.id, body=body_, version=1, updated_at=t
-                )
-            )
-            tx.record(env.id, "flag", key)
+        envs = project_environments(tx.conn, prow.id)
+        doc = flag_document(shared, body_)
+        for env in envs:
+            tx.validated(env.id, lambda rs: rs.with_flag(key, doc))
+        flag_id = insert_flag(tx, prow.id, key, shared, {env.id: body_ for env in envs})
         after = flag_json(flag_row(tx.conn, prow.id, key), _targeting_rows(tx.conn, flag_id))
         tx.audit(
             actor,
             "flag.create",
-            "flag",
             key,
             project_id=prow.id,
             after=after,
@@ -362,10 +392,10 @@ def update_flag(
     actor: str,
     project: str,
     key: str,
-    changes: dict[str, Any],
+    changes: Mapping[str, Any],
     if_version: int | None,
     comment: str = "",
-) -> dict[str, Any]:
+) -> FlagWithTargeting:
     """Change the shared fields (name, variations, ...), checked in every environment."""
     patch = _shared(changes)
     with store.write() as tx:
@@ -376,27 +406,36 @@ def update_flag(
         if "type" not in patch and "variations" in patch:
             current.pop("type")  # inferred again from the new variations
         shared = _normalized(key, {**current, **patch})
-        before = flag_json(row, _targeting_rows(tx.conn, row.id))
         for t_row in _targeting_rows(tx.conn, row.id):
             doc = flag_document(shared, t_row.body)
             tx.validated(t_row.environment_id, lambda rs, doc=doc: rs.with_flag(key, doc))
-            tx.record(t_row.environment_id, "flag", key)
-        tx.conn.execute(
-            update(flags)
-            .where(flags.c.id == row.id)
-            .values(version=row.version + 1, updated_at=now(), **shared)
-        )
-        after = flag_json(flag_row(tx.conn, prow.id, key), _targeting_rows(tx.conn, row.id))
-        tx.audit(
-            actor,
-            "flag.update",
-            "flag",
-            key,
-            project_id=prow.id,
-            before=before,
-            after=after,
-            comment=comment,
-        )
+        return write_shared(tx, actor, row, shared, comment)
+
+
+def write_shared(
+    tx: Tx, actor: str, row: Row, shared: Mapping[str, Any], comment: str
+) -> FlagWithTargeting:
+    """Write a flag's new shared fields (validated), recorded in each environment of its
+    project and audited; the flag after."""
+    targetings = _targeting_rows(tx.conn, row.id)
+    before = flag_json(row, targetings)
+    tx.conn.execute(
+        update(flags)
+        .where(flags.c.id == row.id)
+        .values(version=row.version + 1, updated_at=now(), **shared)
+    )
+    for t_row in targetings:
+        tx.record(t_row.environment_id, "flag", row.key)
+    after = flag_json(flag_row(tx.conn, row.project_id, row.key), targetings)
+    tx.audit(
+        actor,
+        "flag.update",
+        row.key,
+        project_id=row.project_id,
+        before=before,
+        after=after,
+        comment=comment,
+    )
     return after
 
 
@@ -409,12 +448,28 @@ def delete_flag(store: Store, actor: str, project: str, key: str, comment: str =
             tx.validated(t_row.environment_id, lambda rs: rs.without_flag(key))
             tx.record(t_row.environment_id, "flag", key)
         tx.conn.execute(delete(flags).where(flags.c.id == row.id))
-        tx.audit(
-            actor, "flag.delete", "flag", key, project_id=prow.id, before=before, comment=comment
+        tx.audit(actor, "flag.delete", key, project_id=prow.id, before=before, comment=comment)
+
+
+def insert_flag(
+    tx: Tx, project_id: int, key: str, shared: Mapping[str, Any], bodies: Mapping[int, Any]
+) -> int:
+    """A new flag, with its targeting in each environment (``bodies`` by environment id),
+    recorded for streams; its id. The changes were validated."""
+    t = now()
+    values = {"version": 1, "created_at": t, "updated_at": t, **shared}
+    flag_id = tx.insert(flags, project_id=project_id, key=key, **values)
+    for env_id, body in bodies.items():
+        tx.conn.execute(
+            insert(targeting).values(
+                flag_id=flag_id, environment_id=env_id, body=body, version=1, updated_at=t
+            )
         )
+        tx.record(env_id, "flag", key)
+    return flag_id
 
 
-def _check_targeting_fields(body: dict[str, Any]) -> None:
+def _check_targeting_fields(body: Mapping[str, Any]) -> None:
     if not isinstance(body, dict):
         raise BadRequest("targeting must be an object", field="targeting")
     unknown = sorted(set(body) - set(TARGETING_FIELDS))
@@ -428,14 +483,14 @@ def _check_targeting_fields(body: dict[str, Any]) -> None:
 def _write_targeting(
     tx: Tx,
     actor: str,
-    prow: Any,
-    erow: Any,
+    prow: Row,
+    erow: Row,
     key: str,
     new_body: dict[str, Any],
     if_version: int | None,
     action: str,
     comment: str,
-) -> dict[str, Any]:
+) -> Targeting:
     row = flag_row(tx.conn, prow.id, key, lock=True)
     current = _targeting_row(tx.conn, row.id, erow.id)
     check_version(current.version, if_version)
@@ -449,15 +504,7 @@ def _write_targeting(
     tx.record(erow.id, "flag", key)
     after = targeting_json(_targeting_row(tx.conn, row.id, erow.id))
     tx.audit(
-        actor,
-        action,
-        "targeting",
-        key,
-        project_id=prow.id,
-        env_id=erow.id,
-        before=targeting_json(current),
-        after=after,
-        comment=comment,
+        actor, action, key, env=erow, before=targeting_json(current), after=after, comment=comment
     )
     return after
 
@@ -468,10 +515,10 @@ def replace_targeting(
     project: str,
     env: str,
     key: str,
-    body: dict[str, Any],
+    body: Mapping[str, Any],
     if_version: int | None,
     comment: str = "",
-) -> dict[str, Any]:
+) -> Targeting:
     _check_targeting_fields(body)
     with store.write() as tx:
         prow = project_row(tx.conn, project)
@@ -490,7 +537,7 @@ def toggle(
     on: bool,
     if_version: int | None,
     comment: str = "",
-) -> dict[str, Any]:
+) -> Targeting:
     with store.write() as tx:
         prow = project_row(tx.conn, project)
         erow = environment_row(tx.conn, prow.id, env)
@@ -503,7 +550,7 @@ def toggle(
 
 def promote(
     store: Store, actor: str, project: str, key: str, source: str, target: str, comment: str = ""
-) -> dict[str, Any]:
+) -> Targeting:
     """Copy a flag's targeting from one environment to another."""
     if source == target:
         raise BadRequest("source and target are the same environment", field="target")

@@ -130,6 +130,17 @@ def _header(description: str, *, required: bool = False, **schema: Any) -> dict[
 _RETRY_AFTER = _header("Seconds to wait", required=True, type="integer", minimum=1)
 
 _FAILURE_CODES = sorted(FAILURE_CODES)
+
+
+def _failure(code: dict[str, Any]) -> dict[str, Any]:
+    """An OFREP failure of one flag, with an error code that fits ``code``."""
+    return {
+        "type": "object",
+        "required": ["key", "errorCode", "errorDetails"],
+        "properties": {"key": _TEXT, "errorCode": code, "errorDetails": _TEXT},
+    }
+
+
 #: OFREP's own answers (https://openfeature.dev/specification/appendix-c), as Vexil gives them.
 OFREP_SCHEMAS: dict[str, dict[str, Any]] = {
     "OfrepEvaluationSuccess": {
@@ -146,20 +157,8 @@ OFREP_SCHEMAS: dict[str, dict[str, Any]] = {
             },
         },
     },
-    "OfrepEvaluationFailure": {
-        "type": "object",
-        "required": ["key", "errorCode", "errorDetails"],
-        "properties": {"key": _TEXT, "errorCode": {"enum": _FAILURE_CODES}, "errorDetails": _TEXT},
-    },
-    "OfrepFlagNotFound": {
-        "type": "object",
-        "required": ["key", "errorCode", "errorDetails"],
-        "properties": {
-            "key": _TEXT,
-            "errorCode": {"const": "FLAG_NOT_FOUND"},
-            "errorDetails": _TEXT,
-        },
-    },
+    "OfrepEvaluationFailure": _failure({"enum": _FAILURE_CODES}),
+    "OfrepFlagNotFound": _failure({"const": "FLAG_NOT_FOUND"}),
     "OfrepBulkEvaluationSuccess": {
         "type": "object",
         "required": ["flags"],

@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
-import re
+from collections.abc import Mapping
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection, Select, delete, func, insert, select, update
+from typing_extensions import TypedDict
 
-from vexil.flags._parse import KEY_PATTERN
+from vexil.flags._parse import KEY_RE
 
 from ._auth import new_secret
+from ._clock import now
 from ._credentials import digest
 from ._errors import BadRequest, Conflict, NotFound
-from ._store import Store, Tx, new_id, now
+from ._rows import Row, from_row
+from ._store import Store, Tx
 from ._tables import environments, flags, projects, sdk_keys, targeting
-
-#: The engine's key pattern, which the OpenAPI document declares too.
-KEY_RE = re.compile(KEY_PATTERN + r"\Z")
 
 
 def check_key(key: str, field: str = "key") -> str:
@@ -50,57 +50,99 @@ def locked(query: Select[Any], lock: bool) -> Select[Any]:
     return query.with_for_update() if lock else query
 
 
-def project_row(conn: Connection, key: str, *, lock: bool = False) -> Any:
-    row = None
-    if could_exist(key):
-        row = conn.execute(locked(select(projects).where(projects.c.key == key), lock)).first()
+def keyed_row(
+    conn: Connection, query: Select[Any], what: str, key: str, *, lock: bool = False
+) -> Row:
+    """The row ``query`` finds, or 404 naming ``what``; a key that could not exist
+    is not looked for."""
+    row = conn.execute(locked(query, lock)).first() if could_exist(key) else None
     if row is None:
-        raise NotFound(f"no project {key!r}", field="project")
+        raise NotFound(f"no {what} {key!r}", field=what)
     return row
 
 
-def environment_row(conn: Connection, project_id: int, key: str, *, lock: bool = False) -> Any:
-    row = None
-    if could_exist(key):
-        query = select(environments).where(
-            environments.c.project_id == project_id, environments.c.key == key
-        )
-        row = conn.execute(locked(query, lock)).first()
-    if row is None:
-        raise NotFound(f"no environment {key!r}", field="environment")
-    return row
+def check_new(
+    conn: Connection, query: Select[Any], what: str, key: str, field: str = "key"
+) -> None:
+    """Refuse (409) a new ``what`` of ``key`` that ``query`` finds already."""
+    if conn.execute(query).first() is not None:
+        raise Conflict(f"{what} {key!r} already exists", field=field)
 
 
-def project_json(row: Any) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "name": row.name,
-        "description": row.description,
-        "version": row.version,
-        "created_at": row.created_at.isoformat(),
-    }
+def project_row(conn: Connection, key: str, *, lock: bool = False) -> Row:
+    return keyed_row(conn, select(projects).where(projects.c.key == key), "project", key, lock=lock)
 
 
-def environment_json(row: Any) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        "name": row.name,
-        "production": row.production,
-        "secure_mode": row.secure_mode,
-        "revision": row.revision,
-        "version": row.version,
-        "created_at": row.created_at.isoformat(),
-    }
+def environment_row(conn: Connection, project_id: int, key: str, *, lock: bool = False) -> Row:
+    query = select(environments).where(
+        environments.c.project_id == project_id, environments.c.key == key
+    )
+    return keyed_row(conn, query, "environment", key, lock=lock)
 
 
-def list_projects(store: Store) -> list[dict[str, Any]]:
+class Project(TypedDict):
+    key: str
+    name: str
+    description: str
+    version: int
+    created_at: str
+
+
+class Environment(TypedDict):
+    key: str
+    name: str
+    production: bool
+    #: OFREP with a client key must send the targeting key's HMAC.
+    secure_mode: bool
+    #: Bumped by every change of the environment's flags or segments.
+    revision: int
+    version: int
+    created_at: str
+
+
+class SdkKey(TypedDict):
+    id: int
+    kind: str
+    key: str
+    created_at: str
+    #: When a rotated key stops working.
+    expires_at: str | None
+
+
+class RotatedKey(TypedDict):
+    kind: str
+    key: str
+    previous_expire_in_seconds: int
+
+
+def project_json(row: Row) -> Project:
+    return from_row(Project, row)
+
+
+def environment_json(row: Row) -> Environment:
+    return from_row(Environment, row)
+
+
+def list_projects(store: Store, project_id: int | None = None) -> list[Project]:
+    """Every project; with ``project_id``, only that one (a token limited to it)."""
+    query = select(projects).order_by(projects.c.key)
+    if project_id is not None:
+        query = query.where(projects.c.id == project_id)
     with store.read() as conn:
-        return [project_json(r) for r in conn.execute(select(projects).order_by(projects.c.key))]
+        return [project_json(r) for r in conn.execute(query)]
 
 
-def get_project(store: Store, key: str) -> dict[str, Any]:
+def get_project(store: Store, key: str) -> Project:
     with store.read() as conn:
         return project_json(project_row(conn, key))
+
+
+def project_key(store: Store, project_id: int) -> str:
+    with store.read() as conn:
+        key: str = conn.execute(
+            select(projects.c.key).where(projects.c.id == project_id)
+        ).scalar_one()
+    return key
 
 
 def create_project(
@@ -110,7 +152,7 @@ def create_project(
     name: str | None = None,
     description: str = "",
     environments_: list[dict[str, Any]] | None = None,
-) -> dict[str, Any]:
+) -> Project:
     """A project, with environments ``development`` and ``production`` unless told otherwise."""
     check_key(key)
     envs = environments_ or [
@@ -118,25 +160,25 @@ def create_project(
         {"key": "production", "name": "Production", "production": True},
     ]
     with store.write() as tx:
-        if tx.conn.execute(select(projects.c.id).where(projects.c.key == key)).first():
-            raise Conflict(f"project {key!r} already exists", field="key")
-        project_id = new_id(
-            tx.conn.execute(
-                insert(projects).values(
-                    key=key, name=name or key, description=description, version=1, created_at=now()
-                )
-            )
+        check_new(tx.conn, select(projects.c.id).where(projects.c.key == key), "project", key)
+        project_id = tx.insert(
+            projects,
+            key=key,
+            name=name or key,
+            description=description,
+            version=1,
+            created_at=now(),
         )
         for env in envs:
             _insert_environment(tx, project_id, env)
         after = project_json(project_row(tx.conn, key))
-        tx.audit(actor, "project.create", "project", key, project_id=project_id, after=after)
+        tx.audit(actor, "project.create", key, project_id=project_id, after=after)
     return after
 
 
 def update_project(
-    store: Store, actor: str, key: str, changes: dict[str, Any], if_version: int | None
-) -> dict[str, Any]:
+    store: Store, actor: str, key: str, changes: Mapping[str, Any], if_version: int | None
+) -> Project:
     with store.write() as tx:
         row = project_row(tx.conn, key, lock=True)
         check_version(row.version, if_version)
@@ -150,13 +192,7 @@ def update_project(
         )
         after = project_json(project_row(tx.conn, key))
         tx.audit(
-            actor,
-            "project.update",
-            "project",
-            key,
-            project_id=row.id,
-            before=project_json(row),
-            after=after,
+            actor, "project.update", key, project_id=row.id, before=project_json(row), after=after
         )
     return after
 
@@ -165,9 +201,7 @@ def delete_project(store: Store, actor: str, key: str) -> None:
     with store.write() as tx:
         row = project_row(tx.conn, key, lock=True)
         tx.conn.execute(delete(projects).where(projects.c.id == row.id))
-        tx.audit(
-            actor, "project.delete", "project", key, project_id=row.id, before=project_json(row)
-        )
+        tx.audit(actor, "project.delete", key, project_id=row.id, before=project_json(row))
 
 
 def check_version(current: int, expected: int | None) -> None:
@@ -184,48 +218,39 @@ def check_version(current: int, expected: int | None) -> None:
 # ------------------------------------------------------------ environments
 
 
-def list_environments(store: Store, project: str) -> list[dict[str, Any]]:
+def project_environments(conn: Connection, project_id: int) -> list[Row]:
+    """A project's environments, in the order they were made."""
+    query = select(environments).where(environments.c.project_id == project_id)
+    return list(conn.execute(query.order_by(environments.c.id)))
+
+
+def list_environments(store: Store, project: str) -> list[Environment]:
     with store.read() as conn:
-        row = project_row(conn, project)
-        rows = conn.execute(
-            select(environments)
-            .where(environments.c.project_id == row.id)
-            .order_by(environments.c.id)
-        )
+        rows = project_environments(conn, project_row(conn, project).id)
         return [environment_json(r) for r in rows]
 
 
-def get_environment(store: Store, project: str, key: str) -> dict[str, Any]:
+def get_environment(store: Store, project: str, key: str) -> Environment:
     with store.read() as conn:
         return environment_json(environment_row(conn, project_row(conn, project).id, key))
 
 
 def create_environment(
-    store: Store, actor: str, project: str, body: dict[str, Any]
-) -> dict[str, Any]:
+    store: Store, actor: str, project: str, body: Mapping[str, Any]
+) -> Environment:
     check_key(body.get("key", ""))
     with store.write() as tx:
         # Locked so that a flag created meanwhile cannot miss the new environment.
         prow = project_row(tx.conn, project, lock=True)
-        exists = tx.conn.execute(
-            select(environments.c.id).where(
-                environments.c.project_id == prow.id, environments.c.key == body["key"]
-            )
-        ).first()
-        if exists:
-            raise Conflict(f"environment {body['key']!r} already exists", field="key")
+        query = select(environments.c.id).where(
+            environments.c.project_id == prow.id, environments.c.key == body["key"]
+        )
+        check_new(tx.conn, query, "environment", body["key"])
         env_id = _insert_environment(tx, prow.id, body)
         _seed_targeting(tx, prow.id, env_id)
-        after = environment_json(environment_row(tx.conn, prow.id, body["key"]))
-        tx.audit(
-            actor,
-            "environment.create",
-            "environment",
-            body["key"],
-            project_id=prow.id,
-            env_id=env_id,
-            after=after,
-        )
+        row = environment_row(tx.conn, prow.id, body["key"])
+        after = environment_json(row)
+        tx.audit(actor, "environment.create", row.key, env=row, after=after)
     return after
 
 
@@ -234,9 +259,9 @@ def update_environment(
     actor: str,
     project: str,
     key: str,
-    changes: dict[str, Any],
+    changes: Mapping[str, Any],
     if_version: int | None,
-) -> dict[str, Any]:
+) -> Environment:
     with store.write() as tx:
         prow = project_row(tx.conn, project)
         row = environment_row(tx.conn, prow.id, key, lock=True)
@@ -252,14 +277,7 @@ def update_environment(
         )
         after = environment_json(environment_row(tx.conn, prow.id, key))
         tx.audit(
-            actor,
-            "environment.update",
-            "environment",
-            key,
-            project_id=prow.id,
-            env_id=row.id,
-            before=environment_json(row),
-            after=after,
+            actor, "environment.update", key, env=row, before=environment_json(row), after=after
         )
     return after
 
@@ -276,32 +294,21 @@ def delete_environment(store: Store, actor: str, project: str, key: str) -> None
         if count <= 1:
             raise Conflict("a project keeps at least one environment", field="environment")
         tx.conn.execute(delete(environments).where(environments.c.id == row.id))
-        tx.audit(
-            actor,
-            "environment.delete",
-            "environment",
-            key,
-            project_id=prow.id,
-            env_id=row.id,
-            before=environment_json(row),
-        )
+        tx.audit(actor, "environment.delete", key, env=row, before=environment_json(row))
 
 
-def _insert_environment(tx: Tx, project_id: int, env: dict[str, Any]) -> int:
+def _insert_environment(tx: Tx, project_id: int, env: Mapping[str, Any]) -> int:
     key = check_key(env["key"])
-    env_id = new_id(
-        tx.conn.execute(
-            insert(environments).values(
-                project_id=project_id,
-                key=key,
-                name=env.get("name") or key,
-                production=bool(env.get("production", False)),
-                secure_mode=bool(env.get("secure_mode", False)),
-                revision=0,
-                version=1,
-                created_at=now(),
-            )
-        )
+    env_id = tx.insert(
+        environments,
+        project_id=project_id,
+        key=key,
+        name=env.get("name") or key,
+        production=bool(env.get("production", False)),
+        secure_mode=bool(env.get("secure_mode", False)),
+        revision=0,
+        version=1,
+        created_at=now(),
     )
     for kind in ("server", "client"):
         _insert_key(tx.conn, env_id, kind)
@@ -350,29 +357,19 @@ def _insert_key(conn: Connection, env_id: int, kind: str) -> str:
 # ------------------------------------------------------------------ SDK keys
 
 
-def list_keys(store: Store, project: str, env: str) -> list[dict[str, Any]]:
+def list_keys(store: Store, project: str, env: str) -> list[SdkKey]:
     with store.read() as conn:
         erow = environment_row(conn, project_row(conn, project).id, env)
         rows = conn.execute(
             select(sdk_keys).where(sdk_keys.c.environment_id == erow.id).order_by(sdk_keys.c.id)
         )
         t = now()
-        return [
-            {
-                "id": r.id,
-                "kind": r.kind,
-                "key": r.key,
-                "created_at": r.created_at.isoformat(),
-                "expires_at": r.expires_at.isoformat() if r.expires_at else None,
-            }
-            for r in rows
-            if r.expires_at is None or r.expires_at > t
-        ]
+        return [from_row(SdkKey, r) for r in rows if r.expires_at is None or r.expires_at > t]
 
 
 def rotate_key(
     store: Store, actor: str, project: str, env: str, kind: str, overlap_seconds: int
-) -> dict[str, Any]:
+) -> RotatedKey:
     """A new key of ``kind``; the current ones keep working for ``overlap_seconds``."""
     if kind not in ("server", "client"):
         raise BadRequest("kind must be 'server' or 'client'", field="kind")
@@ -397,10 +394,8 @@ def rotate_key(
         tx.audit(
             actor,
             "sdk_key.rotate",
-            "sdk_key",
             kind,
-            project_id=prow.id,
-            env_id=erow.id,
+            env=erow,
             after={"kind": kind, "overlap_seconds": overlap_seconds},
         )
-    return {"kind": kind, "key": key, "previous_expire_in_seconds": overlap_seconds}
+    return RotatedKey(kind=kind, key=key, previous_expire_in_seconds=overlap_seconds)

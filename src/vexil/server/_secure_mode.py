@@ -21,8 +21,8 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Final
 
+from ._clock import now
 from ._errors import Forbidden
-from ._store import now
 
 HEADER: Final = "X-Vexil-Secure-Hash"
 

@@ -7,43 +7,53 @@ an SDK receives exactly one environment's document.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, NotRequired, cast
 
 from sqlalchemy import Connection, delete, insert, select, update
+from typing_extensions import TypedDict
 
-from ._errors import Conflict, NotFound
-from ._projects import check_key, check_version, could_exist, environment_row, project_row
-from ._store import Store, now
+from ._clock import now
+from ._errors import Conflict
+from ._projects import check_key, check_version, environment_row, keyed_row, project_row
+from ._rows import Row
+from ._store import Store
 from ._tables import segments
 
 FIELDS = ("name", "description", "included", "excluded", "rules")
 
 
-def segment_row(conn: Connection, env_id: int, key: str) -> Any:
-    row = None
-    if could_exist(key):
-        row = conn.execute(
-            select(segments).where(segments.c.environment_id == env_id, segments.c.key == key)
-        ).first()
-    if row is None:
-        raise NotFound(f"no segment {key!r}", field="segment")
-    return row
+class Segment(TypedDict):
+    """A segment: its key, the fields it was given (in the order stored), its version."""
+
+    key: str
+    name: NotRequired[str]
+    description: NotRequired[str]
+    included: NotRequired[list[str]]
+    excluded: NotRequired[list[str]]
+    rules: NotRequired[list[dict[str, Any]]]
+    version: int
+    updated_at: str
 
 
-def segment_json(row: Any) -> dict[str, Any]:
-    return {
-        "key": row.key,
-        **row.body,
-        "version": row.version,
-        "updated_at": row.updated_at.isoformat(),
-    }
+def segment_row(conn: Connection, env_id: int, key: str) -> Row:
+    query = select(segments).where(segments.c.environment_id == env_id, segments.c.key == key)
+    return keyed_row(conn, query, "segment", key)
 
 
-def _body(data: dict[str, Any]) -> dict[str, Any]:
+def segment_json(row: Row) -> Segment:
+    # Not from_row: the body's fields come in the order the database keeps them.
+    updated_at = row.updated_at.isoformat()
+    return cast(
+        Segment, {"key": row.key, **row.body, "version": row.version, "updated_at": updated_at}
+    )
+
+
+def _body(data: Mapping[str, Any]) -> dict[str, Any]:
     return {k: data[k] for k in FIELDS if k in data}
 
 
-def list_segments(store: Store, project: str, env: str) -> list[dict[str, Any]]:
+def list_segments(store: Store, project: str, env: str) -> list[Segment]:
     with store.read() as conn:
         erow = environment_row(conn, project_row(conn, project).id, env)
         rows = conn.execute(
@@ -52,7 +62,7 @@ def list_segments(store: Store, project: str, env: str) -> list[dict[str, Any]]:
         return [segment_json(r) for r in rows]
 
 
-def get_segment(store: Store, project: str, env: str, key: str) -> dict[str, Any]:
+def get_segment(store: Store, project: str, env: str, key: str) -> Segment:
     with store.read() as conn:
         erow = environment_row(conn, project_row(conn, project).id, env)
         return segment_json(segment_row(conn, erow.id, key))
@@ -64,12 +74,12 @@ def put_segment(
     project: str,
     env: str,
     key: str,
-    data: dict[str, Any],
+    data: Mapping[str, Any],
     if_version: int | None,
     *,
     create_only: bool = False,
     comment: str = "",
-) -> tuple[dict[str, Any], bool]:
+) -> tuple[Segment, bool]:
     """Create or replace a segment; returns it and whether it was created."""
     check_key(key)
     body = _body(data)
@@ -106,17 +116,9 @@ def put_segment(
             )
         tx.record(erow.id, "segment", key)
         after = segment_json(segment_row(tx.conn, erow.id, key))
-        tx.audit(
-            actor,
-            "segment.create" if row is None else "segment.update",
-            "segment",
-            key,
-            project_id=prow.id,
-            env_id=erow.id,
-            before=None if row is None else segment_json(row),
-            after=after,
-            comment=comment,
-        )
+        action = "segment.create" if row is None else "segment.update"
+        before = None if row is None else segment_json(row)
+        tx.audit(actor, action, key, env=erow, before=before, after=after, comment=comment)
     return after, row is None
 
 
@@ -129,12 +131,4 @@ def delete_segment(store: Store, actor: str, project: str, env: str, key: str) -
         tx.validated(erow.id, lambda rs: rs.without_segment(key))
         tx.conn.execute(delete(segments).where(segments.c.id == row.id))
         tx.record(erow.id, "segment", key)
-        tx.audit(
-            actor,
-            "segment.delete",
-            "segment",
-            key,
-            project_id=prow.id,
-            env_id=erow.id,
-            before=segment_json(row),
-        )
+        tx.audit(actor, "segment.delete", key, env=erow, before=segment_json(row))

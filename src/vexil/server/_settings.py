@@ -13,7 +13,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from ._errors import ConfigurationError
+from ._errors import SettingsError
 
 ENV_PREFIX = "VEXIL_"
 #: A rate as the ``limits`` library reads it, restricted to the forms documented.
@@ -81,44 +81,42 @@ class Settings:
 
     def __post_init__(self) -> None:
         if not 0 < self.port < 65536:
-            raise ConfigurationError("port", f"must be from 1 to 65535, not {self.port}")
+            raise SettingsError("port", f"must be from 1 to 65535, not {self.port}")
         if self.heartbeat_seconds <= 0:
-            raise ConfigurationError("heartbeat_seconds", "must be positive")
+            raise SettingsError("heartbeat_seconds", "must be positive")
         if self.poll_seconds <= 0:
-            raise ConfigurationError("poll_seconds", "must be positive")
+            raise SettingsError("poll_seconds", "must be positive")
         for name in ("max_event_bytes", "max_body_bytes", "stream_buffer_bytes"):
             if getattr(self, name) < 1024:
-                raise ConfigurationError(name, "must be at least 1024")
+                raise SettingsError(name, "must be at least 1024")
         for name in (
             "password_checks",
             "max_streams_per_key",
             "max_connections",
         ):
             if getattr(self, name) < 1:
-                raise ConfigurationError(name, "must be at least 1")
+                raise SettingsError(name, "must be at least 1")
         for name in ("password_queue", "hsts_seconds"):
             if getattr(self, name) < 0:
-                raise ConfigurationError(name, "must not be negative")
+                raise SettingsError(name, "must not be negative")
         for name in ("stream_send_timeout", "header_timeout", "keep_alive_timeout"):
             if getattr(self, name) <= 0:
-                raise ConfigurationError(name, "must be positive")
+                raise SettingsError(name, "must be positive")
         for name in ("auth_rate_per_client", "auth_rate_per_user"):
             if not _RATE.fullmatch(getattr(self, name)):
-                raise ConfigurationError(
+                raise SettingsError(
                     name, f"write N/second, N/minute or N/hour, not {getattr(self, name)!r}"
                 )
         if self.redis_url is not None and not self.redis_url.startswith(("redis://", "rediss://")):
-            raise ConfigurationError("redis_url", "use redis://HOST:PORT/DB or rediss://...")
+            raise SettingsError("redis_url", "use redis://HOST:PORT/DB or rediss://...")
         if self.log_format not in ("text", "json"):
-            raise ConfigurationError("log_format", f"use text or json, not {self.log_format!r}")
+            raise SettingsError("log_format", f"use text or json, not {self.log_format!r}")
         if self.log_level.lower() not in ("debug", "info", "warning", "error", "critical"):
-            raise ConfigurationError(
+            raise SettingsError(
                 "log_level", f"use debug, info, warning or error, not {self.log_level!r}"
             )
         if not self.database_url.startswith(("sqlite", "postgresql")):
-            raise ConfigurationError(
-                "database_url", "use sqlite:///PATH or postgresql://USER@HOST/DB"
-            )
+            raise SettingsError("database_url", "use sqlite:///PATH or postgresql://USER@HOST/DB")
 
     @classmethod
     def load(
@@ -172,7 +170,5 @@ def _convert(name: str, kind: Any, raw: str) -> Any:
                 return False
             raise ValueError(raw)
     except ValueError:
-        raise ConfigurationError(
-            name, f"{ENV_PREFIX}{name.upper()}={raw!r} is not a {kind}"
-        ) from None
+        raise SettingsError(name, f"{ENV_PREFIX}{name.upper()}={raw!r} is not a {kind}") from None
     return raw

@@ -12,23 +12,34 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, CursorResult, Engine, delete, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Engine,
+    Row,
+    Table,
+    delete,
+    insert,
+    select,
+    text,
+    update,
+)
 from starlette.concurrency import run_in_threadpool
 
 from vexil.flags import Ruleset, ValidationError
 
+# The engine's split of a flag's fields, named here too: the server stores the parts apart.
+from vexil.flags._parse import SHARED_FIELDS as SHARED_FIELDS
+from vexil.flags._parse import TARGETING_FIELDS as TARGETING_FIELDS
+
 from ._bus import CHANNEL, Change, Hub
+from ._clock import now
 from ._credentials import CredentialCache
 from ._errors import NotFound, Unprocessable
 from ._tables import audit_log as audit_table
 from ._tables import changes, environments, flags, segments, targeting
-
-
-def now() -> datetime:
-    return datetime.now(UTC)
 
 
 def new_id(result: CursorResult[Any]) -> int:
@@ -47,6 +58,10 @@ class Tx:
         self.rulesets: dict[int, Ruleset] = {}
         #: Set when SDK keys may have changed, so cached lookups are dropped at commit.
         self.keys_changed = False
+
+    def insert(self, table: Table, **values: Any) -> int:
+        """Insert a row into ``table``; its id."""
+        return new_id(self.conn.execute(insert(table).values(**values)))
 
     def lock_environment(self, env_id: int) -> None:
         """Serialize writers of one environment (SQLite's BEGIN IMMEDIATE already does)."""
@@ -67,7 +82,7 @@ class Tx:
         try:
             result: Ruleset = change(self.ruleset(env_id))
         except ValidationError as exc:
-            raise unprocessable(exc) from None
+            raise Unprocessable.of(exc) from None
         self.rulesets[env_id] = result
         return result
 
@@ -105,15 +120,20 @@ class Tx:
         self,
         actor: str,
         action: str,
-        resource: str,
         key: str | None,
         *,
         project_id: int | None = None,
-        env_id: int | None = None,
+        env: Row[Any] | None = None,
         before: Any = None,
         after: Any = None,
         comment: str = "",
     ) -> None:
+        """Record who did ``action`` (such as "flag.create") to the resource the action
+        names (a flag) of ``key``, in a project or in an environment ``env`` (its row),
+        with its state before and after."""
+        resource = action.partition(".")[0]
+        if env is not None:  # in an environment, and so in its project
+            project_id = env.project_id
         if action.startswith(("sdk_key.", "project.delete", "environment.delete")):
             self.keys_changed = True
         self.conn.execute(
@@ -124,18 +144,12 @@ class Tx:
                 resource=resource,
                 resource_key=key,
                 project_id=project_id,
-                environment_id=env_id,
+                environment_id=None if env is None else env.id,
                 before=before,
                 after=after,
                 comment=comment,
             )
         )
-
-
-def unprocessable(exc: ValidationError) -> Unprocessable:
-    first = exc.problems[0]
-    problems = [{"field": p.path, "message": p.message} for p in exc.problems]
-    return Unprocessable(str(first), field=first.path, problems=problems)
 
 
 class RulesetCache:
@@ -204,19 +218,6 @@ def environment_document(conn: Connection, env_id: int) -> dict[str, Any]:
         "flags": {row.key: flag_document(row._mapping, row.body) for row in rows},
         "segments": dict(segs),
     }
-
-
-SHARED_FIELDS = (
-    "name",
-    "description",
-    "tags",
-    "temporary",
-    "client_side",
-    "metadata",
-    "type",
-    "variations",
-)
-TARGETING_FIELDS = ("on", "off_variation", "default", "targets", "rules", "prerequisites")
 
 
 def flag_document(flag: Any, body: dict[str, Any]) -> dict[str, Any]:

@@ -62,33 +62,59 @@ class UtcDateTime(TypeDecorator[datetime]):
 Json = JSON().with_variant(JSONB(), "postgresql")
 
 
-def _now() -> Column[object]:
-    return Column("created_at", UtcDateTime(), nullable=False)
+# Columns that many tables have, made anew for each (a column belongs to one table).
+
+
+def _id() -> Column[int]:
+    return Column("id", Integer, primary_key=True)
+
+
+def _owner(table: str, **options: Any) -> Column[int]:
+    """``<thing>_id``, the row of ``table`` (``<things>``) this one belongs to, and goes with."""
+    return Column(
+        f"{table[:-1]}_id", ForeignKey(f"{table}.id", ondelete="CASCADE"), nullable=False, **options
+    )
+
+
+def _text(name: str, **options: Any) -> Column[str]:
+    return Column(name, String(200), nullable=False, **options)
+
+
+def _version() -> Column[int]:
+    return Column("version", Integer, nullable=False, default=1)
+
+
+def _time(name: str, *, nullable: bool = False) -> Column[datetime]:
+    return Column(name, UtcDateTime(), nullable=nullable)
+
+
+def _now() -> Column[datetime]:
+    return _time("created_at")
 
 
 projects = Table(
     "projects",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("key", String(200), nullable=False, unique=True),
-    Column("name", String(200), nullable=False),
+    _id(),
+    _text("key", unique=True),
+    _text("name"),
     Column("description", Text, nullable=False, default=""),
-    Column("version", Integer, nullable=False, default=1),
+    _version(),
     _now(),
 )
 
 environments = Table(
     "environments",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("key", String(200), nullable=False),
-    Column("name", String(200), nullable=False),
+    _id(),
+    _owner("projects"),
+    _text("key"),
+    _text("name"),
     Column("production", Boolean, nullable=False, default=False),
     #: OFREP with a client key must prove the targeting key with its HMAC (``_secure_mode``).
     Column("secure_mode", Boolean, nullable=False, default=False, server_default=false()),
     Column("revision", Integer, nullable=False, default=0),
-    Column("version", Integer, nullable=False, default=1),
+    _version(),
     _now(),
     UniqueConstraint("project_id", "key"),
 )
@@ -96,10 +122,10 @@ environments = Table(
 flags = Table(
     "flags",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=False),
-    Column("key", String(200), nullable=False),
-    Column("name", String(200), nullable=False),
+    _id(),
+    _owner("projects"),
+    _text("key"),
+    _text("name"),
     Column("description", Text, nullable=False, default=""),
     Column("tags", Json, nullable=False),
     Column("temporary", Boolean, nullable=False, default=True),
@@ -107,49 +133,49 @@ flags = Table(
     Column("metadata", Json, nullable=False),
     Column("type", String(20), nullable=False),
     Column("variations", Json, nullable=False),
-    Column("version", Integer, nullable=False, default=1),
+    _version(),
     _now(),
-    Column("updated_at", UtcDateTime(), nullable=False),
+    _time("updated_at"),
     UniqueConstraint("project_id", "key"),
 )
 
 targeting = Table(
     "targeting",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("flag_id", ForeignKey("flags.id", ondelete="CASCADE"), nullable=False),
-    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    _id(),
+    _owner("flags"),
+    _owner("environments"),
     #: The targeting fields of the flag document: on, off_variation, default,
     #: targets, rules, prerequisites.
     Column("body", Json, nullable=False),
-    Column("version", Integer, nullable=False, default=1),
-    Column("updated_at", UtcDateTime(), nullable=False),
+    _version(),
+    _time("updated_at"),
     UniqueConstraint("flag_id", "environment_id"),
 )
 
 segments = Table(
     "segments",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
-    Column("key", String(200), nullable=False),
+    _id(),
+    _owner("environments"),
+    _text("key"),
     #: The segment in document form: name, description, included, excluded, rules.
     Column("body", Json, nullable=False),
-    Column("version", Integer, nullable=False, default=1),
+    _version(),
     _now(),
-    Column("updated_at", UtcDateTime(), nullable=False),
+    _time("updated_at"),
     UniqueConstraint("environment_id", "key"),
 )
 
 changes = Table(
     "changes",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    _id(),
+    _owner("environments"),
     Column("revision", Integer, nullable=False),
     #: "flag" or "segment".
     Column("kind", String(20), nullable=False),
-    Column("key", String(200), nullable=False),
+    _text("key"),
     _now(),
     Index(None, "environment_id", "revision"),
 )
@@ -157,23 +183,23 @@ changes = Table(
 sdk_keys = Table(
     "sdk_keys",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    _id(),
+    _owner("environments"),
     #: "server" (secret, reads the whole ruleset) or "client" (public, client-side flags).
     Column("kind", String(20), nullable=False),
     #: Kept so that people with access can reveal and copy it, as in other products.
-    Column("key", String(200), nullable=False),
+    _text("key"),
     Column("key_hash", String(64), nullable=False, unique=True),
     _now(),
     #: Set when the key was rotated: it keeps working until then.
-    Column("expires_at", UtcDateTime(), nullable=True),
+    _time("expires_at", nullable=True),
 )
 
 users = Table(
     "users",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("username", String(200), nullable=False, unique=True),
+    _id(),
+    _text("username", unique=True),
     Column("password_hash", String(500), nullable=False),
     #: "viewer", "editor" or "admin".
     Column("role", String(20), nullable=False),
@@ -186,36 +212,36 @@ web_sessions = Table(
     "web_sessions",
     metadata,
     Column("token_hash", String(64), primary_key=True),
-    Column("user_id", ForeignKey("users.id", ondelete="CASCADE"), nullable=False, index=True),
+    _owner("users", index=True),
     #: The token every form of this session carries (CSRF protection).
     Column("csrf", String(64), nullable=False),
     _now(),
-    Column("expires_at", UtcDateTime(), nullable=False),
+    _time("expires_at"),
 )
 
 api_tokens = Table(
     "api_tokens",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("name", String(200), nullable=False),
+    _id(),
+    _text("name"),
     #: SHA-256 of the token: tokens are random and long, so a slow hash adds nothing.
     Column("token_hash", String(64), nullable=False, unique=True),
     #: The first characters, to recognise a token in lists.
     Column("prefix", String(20), nullable=False),
     Column("role", String(20), nullable=False),
     Column("project_id", ForeignKey("projects.id", ondelete="CASCADE"), nullable=True),
-    Column("created_by", String(200), nullable=False),
+    _text("created_by"),
     _now(),
-    Column("last_used_at", UtcDateTime(), nullable=True),
+    _time("last_used_at", nullable=True),
     Column("revoked", Boolean, nullable=False, default=False),
 )
 
 audit_log = Table(
     "audit_log",
     metadata,
-    Column("id", Integer, primary_key=True),
+    _id(),
     Column("at", UtcDateTime(), nullable=False, index=True),
-    Column("actor", String(200), nullable=False, index=True),
+    _text("actor", index=True),
     #: For example "flag.create", "targeting.update", "segment.delete".
     Column("action", String(50), nullable=False),
     Column("project_id", Integer, nullable=True),
@@ -231,15 +257,15 @@ audit_log = Table(
 evaluation_counts = Table(
     "evaluation_counts",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
-    Column("flag_key", String(200), nullable=False),
+    _id(),
+    _owner("environments"),
+    _text("flag_key"),
     Column("variant", String(200), nullable=True),
     #: The summary period the SDK reported, in Unix seconds.
     Column("period_start", Float, nullable=False),
     Column("period_end", Float, nullable=False),
     Column("count", Integer, nullable=False),
-    Column("received_at", UtcDateTime(), nullable=False),
+    _time("received_at"),
     Index(None, "environment_id", "flag_key", "period_start"),
     #: The dashboard's insights (a flag's recent periods) and last evaluations (migration 0003).
     Index(None, "environment_id", "flag_key", "period_end"),
@@ -248,8 +274,8 @@ evaluation_counts = Table(
 custom_events = Table(
     "custom_events",
     metadata,
-    Column("id", Integer, primary_key=True),
-    Column("environment_id", ForeignKey("environments.id", ondelete="CASCADE"), nullable=False),
+    _id(),
+    _owner("environments"),
     #: "track" or "identify".
     Column("kind", String(20), nullable=False),
     Column("name", String(200), nullable=True),
@@ -258,5 +284,5 @@ custom_events = Table(
     Column("value", Float, nullable=True),
     Column("data", Json, nullable=True),
     Column("at", Float, nullable=False),
-    Column("received_at", UtcDateTime(), nullable=False),
+    _time("received_at"),
 )

@@ -45,7 +45,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 
 from ._credentials import digest
-from ._errors import ConfigurationError, TooManyRequests
+from ._errors import SettingsError, TooManyRequests
 from ._metrics import Metrics
 from ._settings import Settings
 
@@ -139,7 +139,7 @@ def _redis(url: str) -> RedisStorage:
             socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
         )
     except limits.errors.ConfigurationError as exc:
-        raise ConfigurationError(
+        raise SettingsError(
             "redis_url", f"needs the redis package (pip install 'vexil[redis]'): {exc}"
         ) from None
 

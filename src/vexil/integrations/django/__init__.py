@@ -18,14 +18,13 @@ Needs the ``django`` extra: ``pip install 'vexil[django]'``. See ``docs/integrat
 
 from __future__ import annotations
 
+from vexil.integrations._base import context_of_user, needs_extra
+
 try:
     import django  # noqa: F401
 except ImportError as error:  # pragma: no cover - depends on the environment
-    raise ImportError(
-        "the Django integration needs the django extra: pip install 'vexil[django]'"
-    ) from error
+    raise needs_extra("the Django integration", "django") from error
 
-from vexil.integrations._base import context_of_user
 from vexil.integrations.django._client import VexilSettings, close_client, get_client, read_settings
 from vexil.integrations.django._flags import RequestFlags, request_context
 from vexil.integrations.django.decorators import flag_required

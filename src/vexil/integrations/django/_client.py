@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import difflib
-import inspect
 import os
 import re
 import threading
@@ -26,6 +25,7 @@ from django.core.signals import setting_changed
 from django.utils.module_loading import import_string
 
 from vexil import Client, ConfigurationError
+from vexil.integrations._base import client_from_settings, client_options
 
 __all__ = ["ContextFunction", "VexilSettings", "close_client", "get_client", "read_settings"]
 
@@ -35,11 +35,7 @@ ContextFunction = Callable[[Any], Mapping[str, Any]]
 SETTING = "VEXIL"
 KEYS = ("sdk_key", "url", "options", "file", "watch", "watch_interval", "testing", "context")
 # What ``options`` may hold: Client's keyword arguments, but the two given at the top.
-OPTIONS = tuple(
-    name
-    for name, parameter in inspect.signature(Client).parameters.items()
-    if parameter.kind is inspect.Parameter.KEYWORD_ONLY and name != "url"
-)
+OPTIONS = client_options("url")
 
 
 @dataclass(frozen=True)
@@ -59,14 +55,16 @@ class VexilSettings:
     def build(self) -> Client:
         """A new client for these settings; a malformed option raises ImproperlyConfigured."""
         try:
-            if self.source == "testing":
-                return Client.for_testing(self.testing)
-            if self.source == "file":
-                assert self.file is not None
-                return Client.from_file(
-                    self.file, watch=self.watch, watch_interval=self.watch_interval
-                )
-            return Client(self.sdk_key, url=self.url, **self.options)
+            return client_from_settings(
+                self.source,
+                sdk_key=self.sdk_key,
+                url=self.url,
+                options=self.options,
+                file=self.file,
+                watch=self.watch,
+                watch_interval=self.watch_interval,
+                testing=self.testing,
+            )
         except ConfigurationError as error:
             raise ImproperlyConfigured(self._explain(error)) from error
 

@@ -8,37 +8,38 @@ and environments the admin role. Responses carry the resource's version as an
 
 from __future__ import annotations
 
-import math
 import re
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeVar
 
 from fastapi import APIRouter, Path, Query, Response
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from vexil.flags._parse import KEY_PATTERN
 from vexil.server import _access, _flags, _projects, _segments
-from vexil.server._auth import Principal
+from vexil.server._access import AuditPage, NewToken, Token, User
+from vexil.server._api._answers import Answer
 from vexil.server._deps import (
+    KEY,
+    Admin,
+    Editor,
     IfMatchDep,
+    Key,
+    ScopedProject,
     StoreDep,
-    check_project_scope,
-    require,
+    Viewer,
+    check_scope,
+    check_storable,
+    check_unscoped,
 )
-from vexil.server._errors import Forbidden, Unprocessable
+from vexil.server._flags import FlagPage, FlagWithTargeting, Targeting
 from vexil.server._openapi import etag
-from vexil.server._projects import project_row
+from vexil.server._projects import Environment, Project, RotatedKey, SdkKey
 from vexil.server._routes import AdminRoute
-from vexil.server._store import Store
-
-#: How deeply a request body may nest objects and arrays.
-MAX_DEPTH = 32
+from vexil.server._segments import Segment
 
 #: Credentials are checked before bodies are read, and no NUL is taken (``_routes``);
 #: bodies are bounded by ``_limits``.
 router = APIRouter(prefix="/api/v1", tags=["admin"], route_class=AdminRoute)
-
-Viewer, Editor, Admin = require("viewer"), require("editor"), require("admin")
 
 NO_NUL = r"^[^\x00]*$"
 #: A filter on text: PostgreSQL refuses NUL characters in a query, so they are refused here.
@@ -48,12 +49,6 @@ RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 Offset = Annotated[int, Query(ge=0, le=2**31 - 1)]
 Name = Annotated[str | None, Field(max_length=200)]
 
-#: The engine's key pattern, declared in the schema; the services check it
-#: (``_projects.check_key``), so that a new key that does not match gets 400 naming
-#: the field, and a path or a reference with one names nothing (404).
-KEY = f"^{KEY_PATTERN}$"
-#: A project, environment, flag or segment key in a path.
-Key = Annotated[str, Path(json_schema_extra={"pattern": KEY})]
 #: The key of a new project, environment, flag or segment.
 NewKey = Annotated[str, Field(min_length=1, max_length=200, json_schema_extra={"pattern": KEY})]
 #: A key naming an existing project or environment.
@@ -81,40 +76,6 @@ CREATED: dict[int | str, Any] = {201: etag()}
 PUT: dict[int | str, Any] = {**VERSIONED, **CREATED}
 #: A project named in a body or a filter, that does not exist.
 NO_PROJECT: dict[int | str, Any] = {404: {"description": "No such project (project)"}}
-
-
-def check_storable(data: Any) -> None:
-    """Refuse what the databases cannot store as sent, naming the field.
-
-    NUL characters (PostgreSQL refuses them in text and JSON), lone surrogates (not
-    UTF-8), NaN and infinities (not JSON, though Python's parser reads them) and
-    nesting deeper than ``MAX_DEPTH``.
-    """
-    stack: list[tuple[str, Any, int]] = [("", data, 0)]
-    while stack:
-        path, value, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Unprocessable(f"{path}: nested more than {MAX_DEPTH} levels deep", field=path)
-        if isinstance(value, str):
-            _check_text(value, path)
-        elif isinstance(value, float) and not math.isfinite(value):
-            raise Unprocessable(f"{path}: {value} is not a JSON number", field=path)
-        elif isinstance(value, dict):
-            for key, item in value.items():
-                child = f"{path}.{key}" if path else str(key)
-                _check_text(str(key), child)
-                stack.append((child, item, depth + 1))
-        elif isinstance(value, list):
-            stack.extend((f"{path}[{i}]", item, depth + 1) for i, item in enumerate(value))
-
-
-def _check_text(text: str, path: str) -> None:
-    if "\x00" in text:
-        raise Unprocessable(f"{path!r}: NUL characters are not allowed", field=path)
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Unprocessable(f"{path!r}: not valid Unicode text", field=path) from None
 
 
 class Body(BaseModel):
@@ -236,20 +197,12 @@ class UserPatch(Body):
     disabled: bool | None = None
 
 
-def _versioned(response: Response, body: dict[str, Any]) -> dict[str, Any]:
+V = TypeVar("V", Project, Environment, FlagWithTargeting, Targeting, Segment)
+
+
+def _versioned(response: Response, body: V) -> V:
     response.headers["ETag"] = f'"{body["version"]}"'
     return body
-
-
-def _scoped(store: Store, who: Principal, project: str) -> None:
-    with store.read() as conn:
-        check_project_scope(who, project_row(conn, project).id)
-
-
-def _unscoped(who: Principal, what: str) -> None:
-    """Refuse a token limited to one project what reaches beyond it."""
-    if who.project_id is not None:
-        raise Forbidden(f"a token limited to a project cannot {what}")
 
 
 def _set(model: BaseModel) -> dict[str, Any]:
@@ -261,16 +214,15 @@ def _set(model: BaseModel) -> dict[str, Any]:
     }
 
 
+# The role comes before the project in every signature: FastAPI solves dependencies
+# in order, so a role too low is 403 before a project that does not exist is 404.
+
 # ------------------------------------------------------------------ projects
 
 
 @router.get("/projects", summary="List projects")
-def list_projects(store: StoreDep, who: Principal = Viewer) -> list[dict[str, Any]]:
-    items = _projects.list_projects(store)
-    if who.project_id is None:
-        return items
-    with store.read() as conn:
-        return [p for p in items if project_row(conn, p["key"]).id == who.project_id]
+def list_projects(store: StoreDep, who: Viewer) -> Answer[list[Project]]:
+    return _projects.list_projects(store, who.project_id)
 
 
 @router.post(
@@ -280,9 +232,9 @@ def list_projects(store: StoreDep, who: Principal = Viewer) -> list[dict[str, An
     responses=CREATED,
 )
 def create_project(
-    body: ProjectIn, store: StoreDep, response: Response, who: Principal = Admin
-) -> dict[str, Any]:
-    _unscoped(who, "create projects")
+    body: ProjectIn, store: StoreDep, response: Response, who: Admin
+) -> Answer[Project]:
+    check_unscoped(who, "create projects")
     return _versioned(
         response, _projects.create_project(store, who.actor, body.key, body.name, body.description)
     )
@@ -290,9 +242,8 @@ def create_project(
 
 @router.get("/projects/{project}", summary="Get a project", responses=VERSIONED)
 def get_project(
-    project: Key, store: StoreDep, response: Response, who: Principal = Viewer
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    store: StoreDep, response: Response, who: Viewer, project: ScopedProject
+) -> Answer[Project]:
     return _versioned(response, _projects.get_project(store, project))
 
 
@@ -300,22 +251,20 @@ def get_project(
     "/projects/{project}", summary="Change a project's name or description", responses=VERSIONED
 )
 def update_project(
-    project: Key,
     body: ProjectPatch,
     store: StoreDep,
     response: Response,
     version: IfMatchDep,
-    who: Principal = Admin,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    who: Admin,
+    project: ScopedProject,
+) -> Answer[Project]:
     return _versioned(
         response, _projects.update_project(store, who.actor, project, _set(body), version)
     )
 
 
 @router.delete("/projects/{project}", status_code=204, summary="Delete a project and all it holds")
-def delete_project(project: Key, store: StoreDep, who: Principal = Admin) -> Response:
-    _scoped(store, who, project)
+def delete_project(store: StoreDep, who: Admin, project: ScopedProject) -> Response:
     _projects.delete_project(store, who.actor, project)
     return Response(status_code=204)
 
@@ -325,9 +274,8 @@ def delete_project(project: Key, store: StoreDep, who: Principal = Admin) -> Res
 
 @router.get("/projects/{project}/environments", summary="List a project's environments")
 def list_environments(
-    project: Key, store: StoreDep, who: Principal = Viewer
-) -> list[dict[str, Any]]:
-    _scoped(store, who, project)
+    store: StoreDep, who: Viewer, project: ScopedProject
+) -> Answer[list[Environment]]:
     return _projects.list_environments(store, project)
 
 
@@ -338,9 +286,8 @@ def list_environments(
     responses=CREATED,
 )
 def create_environment(
-    project: Key, body: EnvironmentIn, store: StoreDep, response: Response, who: Principal = Admin
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    body: EnvironmentIn, store: StoreDep, response: Response, who: Admin, project: ScopedProject
+) -> Answer[Environment]:
     return _versioned(
         response, _projects.create_environment(store, who.actor, project, body.model_dump())
     )
@@ -350,9 +297,8 @@ def create_environment(
     "/projects/{project}/environments/{env}", summary="Get an environment", responses=VERSIONED
 )
 def get_environment(
-    project: Key, env: Key, store: StoreDep, response: Response, who: Principal = Viewer
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    env: Key, store: StoreDep, response: Response, who: Viewer, project: ScopedProject
+) -> Answer[Environment]:
     return _versioned(response, _projects.get_environment(store, project, env))
 
 
@@ -362,15 +308,14 @@ def get_environment(
     responses=VERSIONED,
 )
 def update_environment(
-    project: Key,
     env: Key,
     body: EnvironmentPatch,
     store: StoreDep,
     response: Response,
     version: IfMatchDep,
-    who: Principal = Admin,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    who: Admin,
+    project: ScopedProject,
+) -> Answer[Environment]:
     result = _projects.update_environment(store, who.actor, project, env, _set(body), version)
     return _versioned(response, result)
 
@@ -378,17 +323,15 @@ def update_environment(
 @router.delete(
     "/projects/{project}/environments/{env}", status_code=204, summary="Delete an environment"
 )
-def delete_environment(project: Key, env: Key, store: StoreDep, who: Principal = Admin) -> Response:
-    _scoped(store, who, project)
+def delete_environment(env: Key, store: StoreDep, who: Admin, project: ScopedProject) -> Response:
     _projects.delete_environment(store, who.actor, project, env)
     return Response(status_code=204)
 
 
 @router.get("/projects/{project}/environments/{env}/keys", summary="The environment's SDK keys")
 def list_keys(
-    project: Key, env: Key, store: StoreDep, who: Principal = Admin
-) -> list[dict[str, Any]]:
-    _scoped(store, who, project)
+    env: Key, store: StoreDep, who: Admin, project: ScopedProject
+) -> Answer[list[SdkKey]]:
     return _projects.list_keys(store, project, env)
 
 
@@ -397,9 +340,8 @@ def list_keys(
     summary="A new SDK key; the old ones keep working for the overlap",
 )
 def rotate_key(
-    project: Key, env: Key, body: RotateIn, store: StoreDep, who: Principal = Admin
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    env: Key, body: RotateIn, store: StoreDep, who: Admin, project: ScopedProject
+) -> Answer[RotatedKey]:
     return _projects.rotate_key(store, who.actor, project, env, body.kind, body.overlap_seconds)
 
 
@@ -410,17 +352,16 @@ def rotate_key(
     "/projects/{project}/flags", summary="List flags, with their on/off in each environment"
 )
 def list_flags(
-    project: Key,
     store: StoreDep,
-    who: Principal = Viewer,
+    who: Viewer,
+    project: ScopedProject,
     q: str | None = Query(
         None, description="Search in keys and names", max_length=300, pattern=NO_NUL
     ),
     tag: TextFilter = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+) -> Answer[FlagPage]:
     return _flags.list_flags(store, project, query=q, tag=tag, limit=limit, offset=offset)
 
 
@@ -431,9 +372,8 @@ def list_flags(
     responses=CREATED,
 )
 def create_flag(
-    project: Key, body: FlagIn, store: StoreDep, response: Response, who: Principal = Editor
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    body: FlagIn, store: StoreDep, response: Response, who: Editor, project: ScopedProject
+) -> Answer[FlagWithTargeting]:
     data = body.model_dump(exclude_none=True)
     return _versioned(response, _flags.create_flag(store, who.actor, project, data))
 
@@ -444,9 +384,8 @@ def create_flag(
     responses=VERSIONED,
 )
 def get_flag(
-    project: Key, key: Key, store: StoreDep, response: Response, who: Principal = Viewer
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    key: Key, store: StoreDep, response: Response, who: Viewer, project: ScopedProject
+) -> Answer[FlagWithTargeting]:
     return _versioned(response, _flags.get_flag(store, project, key))
 
 
@@ -454,22 +393,20 @@ def get_flag(
     "/projects/{project}/flags/{key}", summary="Change a flag's shared fields", responses=VERSIONED
 )
 def update_flag(
-    project: Key,
     key: Key,
     body: FlagPatch,
     store: StoreDep,
     response: Response,
     version: IfMatchDep,
-    who: Principal = Editor,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    who: Editor,
+    project: ScopedProject,
+) -> Answer[FlagWithTargeting]:
     result = _flags.update_flag(store, who.actor, project, key, _set(body), version, body.comment)
     return _versioned(response, result)
 
 
 @router.delete("/projects/{project}/flags/{key}", status_code=204, summary="Delete a flag")
-def delete_flag(project: Key, key: Key, store: StoreDep, who: Principal = Editor) -> Response:
-    _scoped(store, who, project)
+def delete_flag(key: Key, store: StoreDep, who: Editor, project: ScopedProject) -> Response:
     _flags.delete_flag(store, who.actor, project, key)
     return Response(status_code=204)
 
@@ -480,14 +417,13 @@ def delete_flag(project: Key, key: Key, store: StoreDep, who: Principal = Editor
     responses=VERSIONED,
 )
 def promote(
-    project: Key,
     key: Key,
     body: PromoteIn,
     store: StoreDep,
     response: Response,
-    who: Principal = Editor,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    who: Editor,
+    project: ScopedProject,
+) -> Answer[Targeting]:
     result = _flags.promote(store, who.actor, project, key, body.source, body.target, body.comment)
     return _versioned(response, result)
 
@@ -498,9 +434,8 @@ def promote(
     responses=VERSIONED,
 )
 def get_targeting(
-    project: Key, env: Key, key: Key, store: StoreDep, response: Response, who: Principal = Viewer
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    env: Key, key: Key, store: StoreDep, response: Response, who: Viewer, project: ScopedProject
+) -> Answer[Targeting]:
     return _versioned(response, _flags.get_targeting(store, project, env, key))
 
 
@@ -510,16 +445,15 @@ def get_targeting(
     responses=VERSIONED,
 )
 def replace_targeting(
-    project: Key,
     env: Key,
     key: Key,
     body: TargetingIn,
     store: StoreDep,
     response: Response,
     version: IfMatchDep,
-    who: Principal = Editor,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    who: Editor,
+    project: ScopedProject,
+) -> Answer[Targeting]:
     data = body.model_dump(exclude={"comment"}, exclude_none=True)
     result = _flags.replace_targeting(
         store, who.actor, project, env, key, data, version, body.comment
@@ -533,16 +467,15 @@ def replace_targeting(
     responses=VERSIONED,
 )
 def toggle(
-    project: Key,
     env: Key,
     key: Key,
     body: ToggleIn,
     store: StoreDep,
     response: Response,
     version: IfMatchDep,
-    who: Principal = Editor,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    who: Editor,
+    project: ScopedProject,
+) -> Answer[Targeting]:
     result = _flags.toggle(store, who.actor, project, env, key, body.on, version, body.comment)
     return _versioned(response, result)
 
@@ -552,9 +485,8 @@ def toggle(
 
 @router.get("/projects/{project}/environments/{env}/segments", summary="List segments")
 def list_segments(
-    project: Key, env: Key, store: StoreDep, who: Principal = Viewer
-) -> list[dict[str, Any]]:
-    _scoped(store, who, project)
+    env: Key, store: StoreDep, who: Viewer, project: ScopedProject
+) -> Answer[list[Segment]]:
     return _segments.list_segments(store, project, env)
 
 
@@ -565,14 +497,13 @@ def list_segments(
     responses=CREATED,
 )
 def create_segment(
-    project: Key,
     env: Key,
     body: SegmentCreate,
     store: StoreDep,
     response: Response,
-    who: Principal = Editor,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    who: Editor,
+    project: ScopedProject,
+) -> Answer[Segment]:
     data = body.model_dump(exclude={"key", "comment"}, exclude_none=True)
     result, _ = _segments.put_segment(
         store, who.actor, project, env, body.key, data, None, create_only=True, comment=body.comment
@@ -586,9 +517,8 @@ def create_segment(
     responses=VERSIONED,
 )
 def get_segment(
-    project: Key, env: Key, key: Key, store: StoreDep, response: Response, who: Principal = Viewer
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    env: Key, key: Key, store: StoreDep, response: Response, who: Viewer, project: ScopedProject
+) -> Answer[Segment]:
     return _versioned(response, _segments.get_segment(store, project, env, key))
 
 
@@ -598,16 +528,15 @@ def get_segment(
     responses=PUT,
 )
 def put_segment(
-    project: Key,
     env: Key,
     key: Key,
     body: SegmentIn,
     store: StoreDep,
     response: Response,
     version: IfMatchDep,
-    who: Principal = Editor,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+    who: Editor,
+    project: ScopedProject,
+) -> Answer[Segment]:
     data = body.model_dump(exclude={"comment"}, exclude_none=True)
     result, created = _segments.put_segment(
         store, who.actor, project, env, key, data, version, comment=body.comment
@@ -622,9 +551,8 @@ def put_segment(
     summary="Delete a segment no flag uses",
 )
 def delete_segment(
-    project: Key, env: Key, key: Key, store: StoreDep, who: Principal = Editor
+    env: Key, key: Key, store: StoreDep, who: Editor, project: ScopedProject
 ) -> Response:
-    _scoped(store, who, project)
     _segments.delete_segment(store, who.actor, project, env, key)
     return Response(status_code=204)
 
@@ -633,7 +561,7 @@ def delete_segment(
 
 
 @router.get("/tokens", summary="List API tokens (never their secrets)")
-def list_tokens(store: StoreDep, who: Principal = Admin) -> list[dict[str, Any]]:
+def list_tokens(store: StoreDep, who: Admin) -> Answer[list[Token]]:
     return _access.list_tokens(store, who.project_id)
 
 
@@ -643,43 +571,41 @@ def list_tokens(store: StoreDep, who: Principal = Admin) -> list[dict[str, Any]]
     summary="Create an API token; its secret is shown once",
     responses=NO_PROJECT,
 )
-def create_token(body: TokenIn, store: StoreDep, who: Principal = Admin) -> dict[str, Any]:
+def create_token(body: TokenIn, store: StoreDep, who: Admin) -> Answer[NewToken]:
     if body.project is None:
-        _unscoped(who, "create tokens for every project")
+        check_unscoped(who, "create tokens for every project")
     else:
-        _scoped(store, who, body.project)
+        check_scope(store, who, body.project)
     return _access.create_token(store, who.actor, body.name, body.role, body.project)
 
 
 @router.delete("/tokens/{token_id}", status_code=204, summary="Revoke an API token")
-def revoke_token(token_id: RowId, store: StoreDep, who: Principal = Admin) -> Response:
+def revoke_token(token_id: RowId, store: StoreDep, who: Admin) -> Response:
     _access.revoke_token(store, who.actor, token_id, who.project_id)
     return Response(status_code=204)
 
 
 @router.get("/users", summary="List users")
-def list_users(store: StoreDep, who: Principal = Admin) -> list[dict[str, Any]]:
-    _unscoped(who, "manage users")
+def list_users(store: StoreDep, who: Admin) -> Answer[list[User]]:
+    check_unscoped(who, "manage users")
     return _access.list_users(store)
 
 
 @router.post("/users", status_code=201, summary="Create a user")
-def create_user(body: UserIn, store: StoreDep, who: Principal = Admin) -> dict[str, Any]:
-    _unscoped(who, "manage users")
+def create_user(body: UserIn, store: StoreDep, who: Admin) -> Answer[User]:
+    check_unscoped(who, "manage users")
     return _access.create_user(store, who.actor, body.username, body.password, body.role)
 
 
 @router.patch("/users/{user_id}", summary="Change a user's role or password, or disable them")
-def update_user(
-    user_id: RowId, body: UserPatch, store: StoreDep, who: Principal = Admin
-) -> dict[str, Any]:
-    _unscoped(who, "manage users")
+def update_user(user_id: RowId, body: UserPatch, store: StoreDep, who: Admin) -> Answer[User]:
+    check_unscoped(who, "manage users")
     return _access.update_user(store, who.actor, user_id, _set(body))
 
 
 @router.delete("/users/{user_id}", status_code=204, summary="Delete a user")
-def delete_user(user_id: RowId, store: StoreDep, who: Principal = Admin) -> Response:
-    _unscoped(who, "manage users")
+def delete_user(user_id: RowId, store: StoreDep, who: Admin) -> Response:
+    check_unscoped(who, "manage users")
     _access.delete_user(store, who.actor, user_id)
     return Response(status_code=204)
 
@@ -687,7 +613,7 @@ def delete_user(user_id: RowId, store: StoreDep, who: Principal = Admin) -> Resp
 @router.get("/audit", summary="The audit log, newest first", responses=NO_PROJECT)
 def audit(
     store: StoreDep,
-    who: Principal = Viewer,
+    who: Viewer,
     project: TextFilter = None,
     flag: TextFilter = None,
     environment: TextFilter = None,
@@ -696,19 +622,12 @@ def audit(
     until: Annotated[Time, Query(description="Before this time (UTC if naive)", **ISO)] = None,
     limit: int = Query(100, ge=1, le=1000),
     offset: Offset = 0,
-) -> dict[str, Any]:
-    if who.project_id is not None:
-        with store.read() as conn:
-            from sqlalchemy import select
-
-            from vexil.server._tables import projects
-
-            project = conn.execute(
-                select(projects.c.key).where(projects.c.id == who.project_id)
-            ).scalar_one()
+) -> Answer[AuditPage]:
     return _access.list_audit(
         store,
-        project=project,
+        # A token limited to a project sees that project's entries, whatever it asks.
+        project=project if who.project_id is None else None,
+        project_id=who.project_id,
         flag=flag,
         environment=environment,
         actor=actor,

@@ -11,16 +11,14 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Body, Query, Response
 
-from vexil.server import _flagd_io
-from vexil.server._api.admin import Editor, Key, Viewer, check_storable
-from vexil.server._auth import Principal
-from vexil.server._deps import IfMatchDep, StoreDep, check_project_scope
+from vexil.server import _deps, _flagd_io
+from vexil.server._api._answers import Answer
+from vexil.server._deps import Editor, IfMatchDep, Key, ScopedProject, StoreDep, Viewer
 from vexil.server._errors import Unprocessable
+from vexil.server._flagd_io import FlagdImport
 from vexil.server._json import JSONResponse
 from vexil.server._openapi import etag
-from vexil.server._projects import project_row
 from vexil.server._routes import AdminRoute
-from vexil.server._store import Store
 
 __all__ = ["router"]
 
@@ -47,23 +45,19 @@ EXPORTED: dict[str, Any] = {
 }
 
 
-def _scoped(store: Store, who: Principal, project: str) -> None:
-    with store.read() as conn:
-        check_project_scope(who, project_row(conn, project).id)
-
-
 @router.post(
     f"{ENVIRONMENT}/import/flagd",
     summary="Import a flagd document: create or update its flags, in one transaction",
     responses={200: etag(REVISION)},
 )
 def import_flagd(
-    project: Key,
     env: Key,
     document: Annotated[Any, Body(description="A flagd flag-definition document (its JSON form)")],
     store: StoreDep,
     response: Response,
     revision: IfMatchDep,
+    who: Editor,
+    project: ScopedProject,
     dry_run: Annotated[bool, Query(description="Check and report; change nothing")] = False,
     existing: Annotated[
         Literal["update", "skip"], Query(description="What to do with flags that exist already")
@@ -71,13 +65,11 @@ def import_flagd(
     # Checked by check_storable rather than a schema pattern, which some OpenAPI
     # tools cannot evaluate on text that is not Unicode.
     comment: Annotated[str, Query(max_length=1000)] = "",
-    who: Principal = Editor,
-) -> dict[str, Any]:
-    _scoped(store, who, project)
+) -> Answer[FlagdImport]:
     if not isinstance(document, dict):
         raise Unprocessable("the body must be a flagd document: a JSON object")
-    check_storable(document)
-    check_storable({"comment": comment})
+    _deps.check_storable(document)
+    _deps.check_storable({"comment": comment})
     result = _flagd_io.import_flagd(
         store,
         who.actor,
@@ -100,15 +92,14 @@ def import_flagd(
     responses={200: EXPORTED},
 )
 def export_flagd(
-    project: Key,
     env: Key,
     store: StoreDep,
+    who: Viewer,
+    project: ScopedProject,
     skip_unsupported: Annotated[
         bool, Query(description="Leave out the flags flagd cannot express, instead of 422")
     ] = False,
-    who: Principal = Viewer,
 ) -> Response:
-    _scoped(store, who, project)
     result = _flagd_io.export_flagd(store, project, env, skip_unsupported=skip_unsupported)
     headers = {
         "ETag": f'"{result.revision}"',

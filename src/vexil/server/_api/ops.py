@@ -7,14 +7,10 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import text
 
 from vexil.server._deps import principal
-from vexil.server._errors import ApiError
+from vexil.server._errors import Unavailable
 from vexil.server._openapi import ADMIN_SECURITY, retry_after
 
 router = APIRouter(tags=["operations"])
-
-
-class Unavailable(ApiError):
-    status, code = 503, "unavailable"
 
 
 @router.get("/healthz", summary="The process is up")
@@ -29,7 +25,7 @@ def healthz() -> dict[str, str]:
 )
 def readyz(request: Request) -> dict[str, str]:
     if not request.app.state.ready:
-        raise Unavailable("starting or shutting down")
+        raise Unavailable("starting or shutting down", retry_after=None)
     with request.app.state.store.read() as conn:
         conn.execute(text("SELECT 1"))
     return {"status": "ready"}

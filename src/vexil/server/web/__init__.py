@@ -8,11 +8,17 @@ from fastapi.staticfiles import StaticFiles
 from starlette.types import ASGIApp
 
 from vexil.server.web import (
-    _admin_pages,
+    _access_pages,
+    _audit_pages,
     _auth_pages,
+    _environment_pages,
     _flag_list,
     _flag_pages,
+    _history_pages,
     _insights_pages,
+    _new_flag_pages,
+    _project_pages,
+    _segment_pages,
 )
 from vexil.server.web._common import (
     STATIC,
@@ -26,6 +32,22 @@ from vexil.server.web._forms import refuse_nul
 from vexil.server.web._headers import SecurityHeaders
 
 __all__ = ["api_error_page", "error_page", "install", "secured", "wants_html"]
+
+#: The dashboard's pages, in the order their routes are matched: ``/flags/new``
+#: before ``/flags/{key}``.
+PAGES = (
+    _auth_pages,
+    _flag_list,
+    _new_flag_pages,
+    _flag_pages,
+    _project_pages,
+    _history_pages,
+    _audit_pages,
+    _segment_pages,
+    _environment_pages,
+    _access_pages,
+    _insights_pages,
+)
 
 
 def secured(app: FastAPI, inner: ASGIApp) -> ASGIApp:
@@ -42,7 +64,7 @@ def secured(app: FastAPI, inner: ASGIApp) -> ASGIApp:
 def install(app: FastAPI) -> None:
     """Add the dashboard's pages and static files to the server's application."""
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
-    for module in (_auth_pages, _flag_list, _flag_pages, _admin_pages, _insights_pages):
+    for module in PAGES:
         app.include_router(module.router, dependencies=[Depends(refuse_nul)])
 
     @app.exception_handler(SignInRequired)

@@ -11,7 +11,7 @@ from starlette.concurrency import run_in_threadpool
 
 from vexil.server._errors import TooManyRequests
 from vexil.server._throttle import Throttle, client_address
-from vexil.server.web._common import SessionDep, check_csrf, redirect, render, store_of
+from vexil.server.web._common import ViewerPost, redirect, render, store_of
 from vexil.server.web._sessions import (
     COOKIE,
     LIFETIME,
@@ -110,8 +110,7 @@ def _too_many(request: Request, next_url: str, exc: TooManyRequests) -> HTMLResp
 
 
 @router.post("/logout")
-def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form()] = "") -> Response:
-    check_csrf(session, csrf)
+def logout(request: Request, session: ViewerPost) -> Response:
     sign_out(store_of(request), request.cookies.get(COOKIE))
     response = redirect("/login")
     response.delete_cookie(COOKIE, path="/")

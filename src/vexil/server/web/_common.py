@@ -15,12 +15,15 @@ from fastapi import Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.datastructures import FormData
 
-from vexil import __version__
+from vexil._version import __version__
+from vexil.flags._operators import SPECS
 from vexil.server._auth import Role
 from vexil.server._errors import ApiError, Forbidden
 from vexil.server._projects import list_environments, list_projects
 from vexil.server._store import Store
+from vexil.server.web._forms import read_form
 from vexil.server.web._sessions import COOKIE, Session, lookup
 
 STATIC = Path(__file__).parent / "static"
@@ -34,27 +37,8 @@ environment = Environment(
 templates = Jinja2Templates(env=environment)
 
 #: Clause operators, in the order the flag and segment editors list them, with words
-#: for people.
-OPERATORS = (
-    ("in", "is one of"),
-    ("contains", "contains"),
-    ("starts_with", "starts with"),
-    ("ends_with", "ends with"),
-    ("matches", "matches the regular expression"),
-    ("lt", "is less than"),
-    ("lte", "is at most"),
-    ("gt", "is greater than"),
-    ("gte", "is at least"),
-    ("semver_eq", "is the version"),
-    ("semver_lt", "is a version before"),
-    ("semver_lte", "is a version at most"),
-    ("semver_gt", "is a version after"),
-    ("semver_gte", "is a version at least"),
-    ("before", "is a moment before"),
-    ("after", "is a moment after"),
-    ("exists", "exists"),
-    ("segment", "is in the segment"),
-)
+#: for people (from the engine's table of operators).
+OPERATORS = tuple((op.value, spec.label) for op, spec in SPECS.items())
 OPERATOR_WORDS = dict(OPERATORS)
 
 
@@ -80,6 +64,8 @@ def current_session(request: Request) -> Session:
 
 
 SessionDep = Annotated[Session, Depends(current_session)]
+#: A POST's form, read with the dashboard's limits.
+FormDep = Annotated[FormData, Depends(read_form)]
 
 
 def require_role(session: Session, role: Role) -> None:
@@ -95,6 +81,42 @@ def check_csrf(session: Session, token: str | None) -> None:
     """
     if token is None or not token.isascii() or not session.csrf_ok(token):
         raise Forbidden("the form's security token is missing or out of date: reload the page")
+
+
+def form_post(role: Role) -> Any:
+    """The dependency of every form POST: the signed-in session, whose CSRF token the
+    form must carry, and then the role the change needs; it answers with the session.
+
+    The form is read with the dashboard's limits (``read_form``); a page that reads
+    it again gets the same.
+    """
+
+    async def check(request: Request, session: SessionDep) -> Session:
+        token = (await read_form(request)).get("csrf")
+        check_csrf(session, token if isinstance(token, str) else None)
+        require_role(session, role)
+        return session
+
+    return Depends(check)
+
+
+def signed_in_as(role: Role) -> Any:
+    """The dependency of a page that needs ``role``: the session, else 403."""
+
+    def check(session: SessionDep) -> Session:
+        require_role(session, role)
+        return session
+
+    return Depends(check)
+
+
+#: A form POST's session: any signed-in user, an editor, an admin.
+ViewerPost = Annotated[Session, form_post("viewer")]
+EditorPost = Annotated[Session, form_post("editor")]
+AdminPost = Annotated[Session, form_post("admin")]
+#: A page's session, for editors and for admins only.
+EditorDep = Annotated[Session, signed_in_as("editor")]
+AdminDep = Annotated[Session, signed_in_as("admin")]
 
 
 def render(request: Request, template: str, *, status: int = 200, **context: Any) -> HTMLResponse:

@@ -1,186 +1,26 @@
-"""A flag's evaluations: per environment, per variant, over the last 24 hours and 7 days.
+"""A flag's evaluations, drawn: the insights panel of the flag page, and its JSON.
 
-The numbers come from the summaries SDKs send (``evaluation_counts``: one row per flag,
-variant and flush period of an SDK) and are added up by the database, one query per
-flag page. The flag page includes ``flag_insights.html`` with ``insights_for``'s dict;
+The flag page includes ``flag_insights.html`` with the dict of ``vexil.server._insights``;
 the charts in it are SVG drawn here, on the server, with a table of the same numbers.
 ``/projects/{project}/flags/{key}/insights.json`` gives the same dict.
-
-Buckets are UTC hours and UTC days. A summary row counts in the bucket holding its
-``period_end``: SDKs flush every few seconds to a minute, far shorter than an hour, so
-splitting a row across buckets would move almost nothing and would cost the simple
-``GROUP BY`` on the index. Hours whose summaries end in the future (a fast clock) are
-left out, as are the buckets' rows that end before the windows start.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import Connection, Integer, cast, func, select
 
 from vexil.server._errors import ApiError, Unauthorized
-from vexil.server._flags import flag_row
-from vexil.server._projects import project_row
-from vexil.server._store import Store
-from vexil.server._tables import environments, evaluation_counts
+from vexil.server._insights import DAY, DEFAULT, HOUR, insights_for
 from vexil.server.web._common import environment, store_of
 from vexil.server.web._sessions import COOKIE, lookup
 
 router = APIRouter(include_in_schema=False)
-
-HOUR, DAY = 3600, 86400
-#: The name, in the insights, of evaluations that served the caller's default
-#: (``variant: null`` in a summary). Variation keys cannot contain parentheses.
-DEFAULT = "(default)"
-
-#: (key, label, bucket name, bucket seconds, number of buckets)
-PERIODS = (
-    ("24h", "Last 24 hours", "hour", HOUR, 24),
-    ("7d", "Last 7 days", "day", DAY, 7),
-)
-
-
-def insights_for(
-    store: Store, project: str, key: str, *, at: float | None = None
-) -> dict[str, Any]:
-    """A flag's evaluations per environment and variant, hourly (24 h) and daily (7 d).
-
-    Raises ``NotFound`` for an unknown project or flag. ``at`` (Unix seconds) is now.
-    """
-    moment = time.time() if at is None else at
-    windows = {p[0]: _window(moment, p[3], p[4]) for p in PERIODS}
-    start = min(w[0] for w in windows.values())
-    stop = windows["24h"][1]  # the end of this hour: later ends are a clock's error
-    with store.read() as conn:
-        prow = project_row(conn, project)
-        variations = list(flag_row(conn, prow.id, key).variations or {})
-        envs = conn.execute(
-            select(
-                environments.c.id,
-                environments.c.key,
-                environments.c.name,
-                environments.c.production,
-                _last_evaluated(key),
-            )
-            .where(environments.c.project_id == prow.id)
-            .order_by(environments.c.id)
-        ).all()
-        hourly = _hourly(conn, [e.id for e in envs], key, start, stop)
-    seen = {variant for by_env in hourly.values() for variant, _ in by_env}
-    extra = sorted(v for v in seen if v not in variations and v != DEFAULT)
-    variants = [*variations, *extra, *([DEFAULT] if DEFAULT in seen else [])]
-    return {
-        "project": project,
-        "flag": key,
-        "generated_at": _iso(moment),
-        "bucketed_by": "period_end",
-        "variants": variants,
-        "environments": [
-            {
-                "key": env.key,
-                "name": env.name,
-                "production": env.production,
-                "last_evaluated": "never" if env.last is None else _iso(env.last),
-                "periods": {
-                    p[0]: _period(p, windows[p[0]], hourly.get(env.id, {}), variants)
-                    for p in PERIODS
-                },
-            }
-            for env in envs
-        ],
-    }
-
-
-def _window(moment: float, width: int, count: int) -> tuple[float, float]:
-    """``count`` buckets of ``width`` seconds, aligned on UTC, the last one holding now."""
-    stop = (math.floor(moment / width) + 1) * width
-    return float(stop - count * width), float(stop)
-
-
-def _last_evaluated(key: str) -> Any:
-    """Per environment row: the latest period_end, one descent of the index."""
-    return (
-        select(func.max(evaluation_counts.c.period_end))
-        .where(
-            evaluation_counts.c.environment_id == environments.c.id,
-            evaluation_counts.c.flag_key == key,
-        )
-        .scalar_subquery()
-        .label("last")
-    )
-
-
-def _hourly(
-    conn: Connection, env_ids: list[int], key: str, start: float, stop: float
-) -> dict[int, dict[tuple[str, int], int]]:
-    """{environment id: {(variant, hour number since the epoch): evaluations}}.
-
-    Aggregated by the database over the rows of the (environment_id, flag_key,
-    period_end) index range; days are sums of hours (both are aligned on UTC).
-    """
-    if not env_ids:
-        return {}
-    ec = evaluation_counts
-    if conn.dialect.name == "sqlite":
-        # Truncation is the floor here: period_end >= start > 0.
-        hour: Any = cast(ec.c.period_end / HOUR, Integer)
-    else:
-        hour = func.floor(ec.c.period_end / HOUR)
-    hour = hour.label("hour")
-    rows = conn.execute(
-        select(ec.c.environment_id, ec.c.variant, hour, func.sum(ec.c.count))
-        .where(
-            ec.c.environment_id.in_(env_ids),
-            ec.c.flag_key == key,
-            ec.c.period_end >= start,
-            ec.c.period_end < stop,
-        )
-        .group_by(ec.c.environment_id, ec.c.variant, hour)
-    )
-    out: dict[int, dict[tuple[str, int], int]] = {}
-    for env_id, variant, number, count in rows:
-        cell = (DEFAULT if variant is None else str(variant), int(number))
-        by_env = out.setdefault(env_id, {})
-        by_env[cell] = by_env.get(cell, 0) + int(count)
-    return out
-
-
-def _period(
-    spec: tuple[str, str, str, int, int],
-    window: tuple[float, float],
-    hourly: dict[tuple[str, int], int],
-    variants: list[str],
-) -> dict[str, Any]:
-    _, label, bucket, width, count = spec
-    start, stop = window
-    counts = [dict.fromkeys(variants, 0) for _ in range(count)]
-    for (variant, number), n in hourly.items():
-        at = number * HOUR
-        if start <= at < stop:
-            counts[int((at - start) // width)][variant] += n
-    totals = {v: sum(c[v] for c in counts) for v in variants}
-    return {
-        "label": label,
-        "bucket": bucket,
-        "start": _iso(start),
-        "end": _iso(stop),
-        "buckets": [
-            {"start": _iso(start + i * width), "counts": c, "total": sum(c.values())}
-            for i, c in enumerate(counts)
-        ],
-        "totals": totals,
-        "total": sum(totals.values()),
-    }
-
-
-def _iso(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat()
 
 
 # ------------------------------------------------------------------ the charts
@@ -350,7 +190,7 @@ def insights_json(request: Request, project: str, key: str) -> Response:
     try:
         if lookup(store, request.cookies.get(COOKIE)) is None:
             raise Unauthorized("sign in to the dashboard first")
-        body = insights_for(store, project, key)
+        body = insights_for(store, project, key, now=time.time())
     except ApiError as exc:
         return JSONResponse(exc.body(), status_code=exc.status)
     return JSONResponse(body, headers={"Cache-Control": "no-store"})

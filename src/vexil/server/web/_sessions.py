@@ -15,8 +15,9 @@ from datetime import timedelta
 from sqlalchemy import delete, insert, select
 
 from vexil.server._auth import Principal, Role, check_password
+from vexil.server._clock import now
 from vexil.server._credentials import digest
-from vexil.server._store import Store, now
+from vexil.server._store import Store
 from vexil.server._tables import users, web_sessions
 
 COOKIE = "vexil_session"

@@ -18,6 +18,14 @@ document.addEventListener("DOMContentLoaded", () => {
   }
 });
 
+// ---- Both targeting editors: the hint under a condition's operator follows the choice ----
+document.addEventListener("change", (event) => {
+  const select = event.target;
+  if (!(select instanceof HTMLSelectElement) || !select.dataset.opHelp) return;
+  const hint = document.getElementById(select.dataset.opHelp);
+  if (hint) hint.textContent = select.selectedOptions[0]?.dataset.help ?? "";
+});
+
 // ---- Administration pages: revealing and copying SDK keys and token secrets ----
 // Without JavaScript, "Reveal" reloads the page with the key shown and "Copy" stays
 // hidden. With it, keys are fetched (never cached) and shown in place, and copied.
@@ -174,6 +182,14 @@ document.addEventListener("DOMContentLoaded", () => {
       if (none) none.hidden = rules.children.length > 0;
     };
 
+    const move = (button, place) => {
+      const rule = button.closest("[data-rule]");
+      place(rule);
+      renumber();
+      button.focus();
+      say(`Rule moved to position ${[...rules.children].indexOf(rule) + 1} (not saved yet).`);
+    };
+
     const actions = {
       "add-rule": () => {
         const rule = fromTemplate("fp-rule-template", { __R__: uid("n"), __C__: uid("c") });
@@ -187,20 +203,8 @@ document.addEventListener("DOMContentLoaded", () => {
         form.querySelector("#add-rule").focus();
         say("Rule removed (not saved yet).");
       },
-      up: (button) => {
-        const rule = button.closest("[data-rule]");
-        if (rule.previousElementSibling) rule.previousElementSibling.before(rule);
-        renumber();
-        button.focus();
-        say(`Rule moved to position ${[...rules.children].indexOf(rule) + 1} (not saved yet).`);
-      },
-      down: (button) => {
-        const rule = button.closest("[data-rule]");
-        if (rule.nextElementSibling) rule.nextElementSibling.after(rule);
-        renumber();
-        button.focus();
-        say(`Rule moved to position ${[...rules.children].indexOf(rule) + 1} (not saved yet).`);
-      },
+      up: (button) => move(button, (rule) => rule.previousElementSibling?.before(rule)),
+      down: (button) => move(button, (rule) => rule.nextElementSibling?.after(rule)),
       "add-clause": (button, target) => {
         const clause = fromTemplate("fp-clause-template", { __R__: target, __C__: uid("c") });
         button.closest("[data-rule]").querySelector("[data-clauses]").append(clause);
