@@ -26,6 +26,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 import httpx
 import pytest
 from _html_forms import Form, forms_of
+from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -167,6 +168,14 @@ def _leaves(routes: list[BaseRoute]) -> Iterator[BaseRoute]:
         yield from _leaves(included.routes) if included is not None else (route,)
 
 
+def _names(dependant: Dependant, kind: str) -> tuple[str, ...]:
+    """The handler's parameters of one kind, with those its dependencies read."""
+    found: list[str] = [p.name for p in getattr(dependant, kind)]
+    for sub in dependant.dependencies:
+        found += _names(sub, kind)
+    return tuple(dict.fromkeys(found))
+
+
 def dashboard_routes() -> list[Route]:
     out = []
     for route in _leaves(create_app().routes):
@@ -174,15 +183,17 @@ def dashboard_routes() -> list[Route]:
             continue
         if not route.endpoint.__module__.startswith("vexil.server.web."):
             continue
+        # Flattened: a parameter may be read by a dependency (the page's flag and
+        # environment) rather than by the handler itself.
         found = route.dependant
         for method in sorted(route.methods or ()):
             out.append(
                 Route(
                     method,
                     route.path,
-                    tuple(p.name for p in found.path_params),
-                    tuple(p.name for p in found.query_params),
-                    tuple(p.name for p in found.body_params),
+                    _names(found, "path_params"),
+                    _names(found, "query_params"),
+                    _names(found, "body_params"),
                 )
             )
     return out

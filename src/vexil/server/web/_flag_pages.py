@@ -18,9 +18,10 @@ import json
 import logging
 import time
 from collections.abc import Mapping
-from typing import Any
+from dataclasses import dataclass
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse, Response
 
 from vexil.server._access import list_audit
@@ -123,21 +124,39 @@ def _last_change(store: Store, project: str, key: str, env: str) -> dict[str, st
     return None
 
 
-def _resolve_env(store: Store, project: str, env: str) -> tuple[str, Mapping[str, Any]]:
+@dataclass(frozen=True)
+class FlagAt:
+    """The flag a page is about and the environment it shows (the first by default)."""
+
+    store: Store
+    project: str
+    key: str
+    env: str
+    environment: Mapping[str, Any]
+
+
+def flag_at(request: Request, project: str, key: str, env: str = "") -> FlagAt:
+    """The page's flag and environment from its path and ``?env=``; 404 for an unknown one.
+
+    A dependency, so every handler reads them the same way; declared after the session
+    dependency, so a caller without the role hears 403 before any 404.
+    """
+    store = store_of(request)
     environments = list_environments(store, project)
     if not environments:
         raise NotFound(f"project {project!r} has no environments")
-    if not env:
-        return environments[0]["key"], environments[0]
     for item in environments:
-        if item["key"] == env:
-            return env, item
+        if not env or item["key"] == env:
+            return FlagAt(store, project, key, item["key"], item)
     raise NotFound(f"no environment {env!r} in project {project!r}")
+
+
+FlagAtDep = Annotated[FlagAt, Depends(flag_at)]
 
 
 def _flag_page(
     request: Request,
-    where: tuple[str, str, str],
+    at: FlagAt,
     *,
     status: int = 200,
     draft: Draft | None = None,
@@ -146,9 +165,7 @@ def _flag_page(
     errors: dict[str, str] | None = None,
     **extra: Any,
 ) -> Response:
-    project, key, env = where
-    store = store_of(request)
-    env_key, environment = _resolve_env(store, project, env)
+    store, project, key, env_key = at.store, at.project, at.key, at.env
     flag = get_flag(store, project, key)
     targeting = flag["environments"][env_key]
     variations = list(flag["variations"])
@@ -168,7 +185,7 @@ def _flag_page(
         status=status,
         project=project,
         env=env_key,
-        environment=environment,
+        environment=at.environment,
         flag=flag,
         variations=[
             (name, json.dumps(value, ensure_ascii=False))
@@ -203,54 +220,45 @@ def _blank_rule(variations: list[str]) -> RuleDraft:
 
 
 @router.get("/projects/{project}/flags/{key}")
-def flag_page(
-    request: Request, session: SessionDep, project: str, key: str, env: str = "", done: str = ""
-) -> Response:
-    return _flag_page(request, (project, key, env), notice=DONE.get(done))
+def flag_page(request: Request, session: SessionDep, at: FlagAtDep, done: str = "") -> Response:
+    return _flag_page(request, at, notice=DONE.get(done))
 
 
-def _flag_url(project: str, key: str, env: str, done: str) -> str:
-    return f"/projects/{project}/flags/{key}?env={env}&done={done}"
+def _flag_url(at: FlagAt, done: str) -> str:
+    return f"/projects/{at.project}/flags/{at.key}?env={at.env}&done={done}"
 
 
 @router.post("/projects/{project}/flags/{key}/toggle")
-def toggle_flag(
-    request: Request, session: EditorPost, project: str, key: str, form: FormDep, env: str = ""
-) -> Response:
-    store = store_of(request)
-    env_key, environment = _resolve_env(store, project, env)
+def toggle_flag(request: Request, session: EditorPost, at: FlagAtDep, form: FormDep) -> Response:
     on = text_field(form, "on") == "on"
     comment = text_field(form, "comment").strip()
     version = version_field(text_field(form, "version"))
-    if environment["production"] and not comment:
+    if at.environment["production"] and not comment:
         return _flag_page(
             request,
-            (project, key, env_key),
+            at,
             status=422,
             toggle_error="A comment is required to change a production environment: "
             "say why, for whoever reads the audit log.",
             toggle_open=True,
         )
     try:
-        toggle_(store, session.principal.actor, project, env_key, key, on, version, comment)
+        toggle_(at.store, session.principal.actor, at.project, at.env, at.key, on, version, comment)
     except Conflict:
-        changes = _changes_since(store, project, key, env_key, version or 0)
+        changes = _changes_since(at.store, at.project, at.key, at.env, version or 0)
         return _flag_page(
             request,
-            (project, key, env_key),
+            at,
             status=409,
             toggle_conflict=changes,
             toggle_comment=comment,
         )
-    return redirect(_flag_url(project, key, env_key, "on" if on else "off"))
+    return redirect(_flag_url(at, "on" if on else "off"))
 
 
 @router.post("/projects/{project}/flags/{key}/targeting")
-def save_targeting(
-    request: Request, session: EditorPost, project: str, key: str, form: FormDep, env: str = ""
-) -> Response:
-    store = store_of(request)
-    env_key, _ = _resolve_env(store, project, env)
+def save_targeting(request: Request, session: EditorPost, at: FlagAtDep, form: FormDep) -> Response:
+    store, project, key, env_key = at.store, at.project, at.key, at.env
     draft = draft_from_form(form)
     version = version_field(text_field(form, "version"))
     try:
@@ -264,7 +272,7 @@ def save_targeting(
         focus = apply_action(draft, action, list(flag["variations"]))
         return _flag_page(
             request,
-            (project, key, env_key),
+            at,
             draft=draft,
             version=version,
             base=base,
@@ -295,7 +303,7 @@ def save_targeting(
             }
             return _flag_page(
                 request,
-                (project, key, env_key),
+                at,
                 status=409,
                 draft=draft,
                 version=current["version"],
@@ -311,7 +319,7 @@ def save_targeting(
     if errors:
         return _flag_page(
             request,
-            (project, key, env_key),
+            at,
             status=422,
             errors=errors,
             draft=draft,
@@ -320,16 +328,15 @@ def save_targeting(
             focus=next(iter(errors)),
             editing=True,
         )
-    return redirect(_flag_url(project, key, env_key, "saved"))
+    return redirect(_flag_url(at, "saved"))
 
 
 @router.post("/projects/{project}/flags/{key}/test")
 def evaluate_context(
-    request: Request, session: ViewerPost, project: str, key: str, form: FormDep, env: str = ""
+    request: Request, session: ViewerPost, at: FlagAtDep, form: FormDep
 ) -> Response:
     """Evaluate the flag for a pasted context: a read (viewers may), but CSRF-checked."""
-    store = store_of(request)
-    env_key, _ = _resolve_env(store, project, env)
+    store, project, key = at.store, at.project, at.key
     text = text_field(form, "context")
     test: dict[str, Any] = {"context": text}
     try:
@@ -340,9 +347,9 @@ def evaluate_context(
     if context is not None and not isinstance(context, dict):
         test["error"] = 'The context must be a JSON object, like {"key": "user-1"}.'
     if "error" in test:
-        return _flag_page(request, (project, key, env_key), status=422, test=test)
+        return _flag_page(request, at, status=422, test=test)
     with store.read() as conn:
-        env_id = environment_row(conn, project_row(conn, project).id, env_key).id
+        env_id = environment_row(conn, project_row(conn, project).id, at.env).id
     get_flag(store, project, key)  # 404 for an unknown flag
     _, ruleset = store.current(env_id)
     explanation = ruleset.explain(key, context)
@@ -360,19 +367,15 @@ def evaluate_context(
         ),
         trace=str(explanation),
     )
-    return _flag_page(request, (project, key, env_key), test=test)
+    return _flag_page(request, at, test=test)
 
 
 @router.get("/projects/{project}/flags/{key}/state")
-def flag_state(
-    request: Request, session: SessionDep, project: str, key: str, env: str = ""
-) -> Response:
+def flag_state(request: Request, session: SessionDep, at: FlagAtDep) -> Response:
     """What ``app.js`` polls to tell an open page that the flag changed elsewhere."""
-    store = store_of(request)
-    env_key, _ = _resolve_env(store, project, env)
-    flag = get_flag(store, project, key)
-    targeting = flag["environments"][env_key]
-    last = _last_change(store, project, key, env_key)
+    flag = get_flag(at.store, at.project, at.key)
+    targeting = flag["environments"][at.env]
+    last = _last_change(at.store, at.project, at.key, at.env)
     return JSONResponse(
         {
             "version": targeting["version"],
