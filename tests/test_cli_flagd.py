@@ -156,6 +156,7 @@ def test_eval_explain_shows_the_targeting(
     assert lines[2].startswith("  [x] the targeting returned ")
 
 
+@pytest.mark.slow
 def test_the_installed_command_reads_flagd_files(flagd_file: Path) -> None:
     done = subprocess.run(
         [sys.executable, "-m", "vexil", "eval", str(flagd_file), "header-color",

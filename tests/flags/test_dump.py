@@ -319,6 +319,7 @@ def documents(draw: st.DrawFn) -> dict[str, Any]:
     return {"version": 1, "flags": flags, "segments": segments}
 
 
+@pytest.mark.slow
 @settings(max_examples=100, deadline=None)
 @given(documents())
 def test_any_valid_document_survives_a_round_trip(data: dict[str, Any]) -> None:

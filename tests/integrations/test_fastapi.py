@@ -251,6 +251,7 @@ def test_get_client_is_a_dependency_too(app: FastAPI, flags: TestClient) -> None
 # ------------------------------------------------------------------ lifespan
 
 
+@pytest.mark.slow
 def test_the_lifespan_makes_the_client_and_closes_it_at_shutdown(tmp_path: Path) -> None:
     path = write_flags(tmp_path / "flags.json", {"new-ui": boolean_flag(False)})
     app = add_routes(FastAPI(lifespan=vexil_lifespan(file=path, watch=True)))
@@ -309,6 +310,7 @@ def test_a_client_made_by_a_function_is_closed_and_a_given_one_is_not(tmp_path: 
         given.close()
 
 
+@pytest.mark.slow
 def test_startup_awaits_the_flags_without_blocking_the_event_loop(
     caplog: pytest.LogCaptureFixture,
 ) -> None:

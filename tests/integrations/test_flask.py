@@ -286,6 +286,7 @@ def test_the_vexil_flags_fixture_takes_over_the_apps_client(
 # ------------------------------------------------------------ configuration
 
 
+@pytest.mark.slow
 def test_flags_from_a_file_relative_to_the_app_and_watched(tmp_path: Path) -> None:
     write_flags(tmp_path / "flags.json", {"new-ui": boolean_flag(False)})
     app = make_app(VEXIL_FILE="flags.json", VEXIL_WATCH=True)

@@ -333,6 +333,7 @@ def test_polling_with_a_revoked_key_keeps_the_flags_and_stops(
 # --------------------------------------------- faults a real server cannot make
 
 
+@pytest.mark.slow
 def test_stream_retries_back_off_exponentially_up_to_the_cap(fake: FakeVexil) -> None:
     mode = Streaming(initial_backoff=0.05, max_backoff=0.4, fallback_after=1000)
     with Client(KEY, url=fake.url, mode=mode, init_timeout=0, send_events=False) as client:
@@ -347,6 +348,7 @@ def test_stream_retries_back_off_exponentially_up_to_the_cap(fake: FakeVexil) ->
     assert all(gap >= floor - 0.005 for gap, floor in zip(gaps, floors, strict=True)), gaps
 
 
+@pytest.mark.slow
 def test_500s_fall_back_to_polling_and_streaming_resumes_when_it_works(fake: FakeVexil) -> None:
     began = time.monotonic()
     client = Client(KEY, url=fake.url, mode=FAST, init_timeout=0.3, send_events=False)
@@ -385,6 +387,7 @@ def test_polling_rides_out_500s_with_the_last_good_flags(fake: FakeVexil) -> Non
         assert client.variation("f", USER, True) is False
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", [FAST, Polling(interval=0.2)], ids=["streaming", "polling"])
 def test_a_hung_server_costs_init_timeout_and_close_stays_bounded(
     fake: FakeVexil, mode: Streaming | Polling
@@ -408,6 +411,7 @@ def test_a_hung_server_costs_init_timeout_and_close_stays_bounded(
     assert time.monotonic() - began < 0.1
 
 
+@pytest.mark.slow
 def test_a_stream_silent_past_read_timeout_is_dropped_and_reopened(fake: FakeVexil) -> None:
     fake.script("stream", stream(sse("put", document(f=True), id=3)))  # then not a byte
     mode = Streaming(initial_backoff=0.05, max_backoff=0.2, read_timeout=0.3, fallback_after=1000)
@@ -421,6 +425,7 @@ def test_a_stream_silent_past_read_timeout_is_dropped_and_reopened(fake: FakeVex
     assert vexil_threads() == []
 
 
+@pytest.mark.slow
 def test_a_malformed_stream_payload_is_refused_whole(
     fake: FakeVexil, caplog: pytest.LogCaptureFixture
 ) -> None:

@@ -133,6 +133,7 @@ def test_a_child_forked_without_fork_hooks_restarts_at_first_use(env: Env) -> No
                 child.kill()
 
 
+@pytest.mark.slow
 def test_evaluations_from_many_threads_during_updates_never_fail(env: Env) -> None:
     env.flag_on("f")
     changes: list[FlagChange] = []

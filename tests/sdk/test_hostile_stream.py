@@ -24,6 +24,9 @@ from _sdk import Env, LoopbackServer, editor_for
 from _services import VexilServer, wait_for
 from vexil import Client, ErrorKind, HttpOptions, Polling, Streaming
 
+# Every test starts a server of its own behind a hostile proxy.
+pytestmark = pytest.mark.slow
+
 USER = {"key": "u-1"}
 #: The client's limit in these tests, and the event sent past it.
 LIMIT = 1024 * 1024

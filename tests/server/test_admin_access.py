@@ -92,6 +92,7 @@ def test_bad_credentials_get_401(server: VexilServer, header: str) -> None:
     assert error_of(response, 401)["code"] == "unauthorized"
 
 
+@pytest.mark.slow
 def test_tokens_and_secrets_are_stored_hashed(new_server: Callable[..., VexilServer]) -> None:
     """Read the SQLite files themselves: the secret is nowhere, its SHA-256 is."""
     import hashlib
@@ -363,6 +364,7 @@ def test_a_project_token_cannot_reach_beyond_its_project(
     assert scoped.delete(f"{API}/tokens/{own.json()['id']}").status_code == 204
 
 
+@pytest.mark.slow
 def test_every_api_route_needs_credentials(server: VexilServer, project: str) -> None:
     """Enumerate the routes from the OpenAPI document: each /api/v1 one answers 401 bare."""
     schema = httpx.get(f"{server.base_url}/api/openapi.json").json()

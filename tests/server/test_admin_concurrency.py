@@ -212,6 +212,7 @@ def test_concurrent_flag_and_segment_writers_lose_no_update(
     assert (flag["version"], segment["version"]) == (1 + each, 1 + each)
 
 
+@pytest.mark.slow
 def test_racing_variation_and_targeting_writers_never_break_the_document(
     server: VexilServer, api: httpx.Client, project: str
 ) -> None:

@@ -91,6 +91,7 @@ def test_wrong_passwords_lock_the_user_name_out(
     assert basic(server, "admin", ADMIN_PASSWORD).status_code == 200
 
 
+@pytest.mark.slow
 def test_parallel_guesses_get_no_more_than_the_limit(
     new_server: Callable[..., VexilServer],
 ) -> None:
@@ -110,6 +111,7 @@ def test_parallel_guesses_get_no_more_than_the_limit(
     assert statuses[401] + statuses[429] == 12, statuses
 
 
+@pytest.mark.slow
 def test_a_correct_password_is_no_failure(new_server: Callable[..., VexilServer]) -> None:
     server = new_server(VEXIL_AUTH_RATE_PER_USER="2/minute", VEXIL_AUTH_RATE_PER_CLIENT="2/minute")
     username, password = new_user(server)
@@ -130,6 +132,7 @@ def sign_in(http: httpx.Client, username: str, password: str) -> httpx.Response:
     return http.post("/login", data=data)
 
 
+@pytest.mark.slow
 def test_the_sign_in_form_is_limited_per_address(new_server: Callable[..., VexilServer]) -> None:
     server = new_server(VEXIL_AUTH_RATE_PER_CLIENT="3/minute", VEXIL_AUTH_RATE_PER_USER=UNLIMITED)
     with client(server, "127.0.0.2") as attacker:
@@ -151,6 +154,7 @@ def test_the_sign_in_form_is_limited_per_address(new_server: Callable[..., Vexil
     assert metric(server, "vexil_auth_refused_total", '{reason="client"}') == 1
 
 
+@pytest.mark.slow
 def test_the_form_and_basic_share_the_failures_of_a_name(
     new_server: Callable[..., VexilServer],
 ) -> None:
@@ -287,6 +291,7 @@ def test_replicas_share_the_failures_through_redis(
     assert basic(b, "admin", ADMIN_PASSWORD).status_code == 200
 
 
+@pytest.mark.slow
 def test_an_unreachable_redis_falls_back_to_limits_in_memory(
     new_server: Callable[..., VexilServer],
 ) -> None:

@@ -114,6 +114,7 @@ def test_a_rejected_change_names_the_field_and_writes_nothing(
     assert admin.get(url).json() == before
 
 
+@pytest.mark.slow
 def test_sigterm_shuts_down_cleanly_and_exits_0(new_server: Callable[..., VexilServer]) -> None:
     instance = new_server()
     # A drained, clean stop is a success: status 0, not death by the signal

@@ -138,6 +138,7 @@ def test_db_upgrade_then_a_first_start_prints_the_password_and_keys_once(
     assert response.status_code == 200
 
 
+@pytest.mark.slow
 def test_an_empty_admin_password_counts_as_unset(new_server: Callable[..., VexilServer]) -> None:
     instance = new_server(VEXIL_ADMIN_PASSWORD="")
     password = printed_password(instance.log.read_text())
@@ -155,6 +156,7 @@ def test_a_given_admin_password_is_not_printed(server: VexilServer) -> None:
     assert len(printed_keys(log)) == 4
 
 
+@pytest.mark.slow
 def test_demo_seeds_flags_on_in_development_and_off_in_production(workdir: Path) -> None:
     instance = VexilServer(f"sqlite:///{workdir / f'demo-{uuid.uuid4().hex[:8]}.db'}", workdir)
     instance.demo = True

@@ -282,6 +282,7 @@ def test_the_list_marks_flags_not_evaluated_lately_as_stale(
     assert listed(web, project, env="production", stale_days=40, state="stale")["total"] == 0
 
 
+@pytest.mark.slow
 def test_the_lists_filters_agree_with_the_admin_api(
     api: httpx.Client, web: httpx.Client, project: str
 ) -> None:

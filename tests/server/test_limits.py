@@ -187,6 +187,7 @@ def test_the_limit_is_a_setting_and_bodies_under_it_pass(
 # ------------------------------------------------------------------ connections
 
 
+@pytest.mark.slow
 def test_headers_sent_too_slowly_get_the_connection_closed(small: VexilServer) -> None:
     with connection(small, timeout=10) as sock:
         started = time.monotonic()
@@ -197,11 +198,13 @@ def test_headers_sent_too_slowly_get_the_connection_closed(small: VexilServer) -
     assert httpx.get(f"{small.base_url}/healthz").status_code == 200
 
 
+@pytest.mark.slow
 def test_a_connection_that_sends_nothing_is_closed(small: VexilServer) -> None:
     with connection(small, timeout=10) as sock:
         assert closed_by_server(sock)
 
 
+@pytest.mark.slow
 def test_an_idle_kept_alive_connection_is_closed(small: VexilServer) -> None:
     with connection(small, timeout=10) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
@@ -226,6 +229,7 @@ def test_oversized_headers_get_431(server: VexilServer) -> None:
         assert status_of(sock) == 431
 
 
+@pytest.mark.slow
 def test_connections_past_the_cap_are_refused_and_the_others_served(
     new_server: Callable[..., VexilServer],
 ) -> None:

@@ -11,6 +11,7 @@ import pytest
 from _services import ADMIN_PASSWORD, VexilServer
 
 
+@pytest.mark.slow
 def test_json_logs_cover_vexil_and_uvicorn_and_hold_no_secrets(
     new_server: Callable[..., VexilServer],
 ) -> None:
@@ -28,6 +29,7 @@ def test_json_logs_cover_vexil_and_uvicorn_and_hold_no_secrets(
     assert "vx-srv-" not in "".join(r["message"] for r in records)
 
 
+@pytest.mark.slow
 def test_a_bad_log_format_stops_the_server_with_the_setting_named(
     new_server: Callable[..., VexilServer],
 ) -> None:

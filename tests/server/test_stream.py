@@ -199,6 +199,7 @@ def test_an_unusable_last_event_id_gets_a_fresh_put(
     assert (put.event, put.id) == ("put", revision)
 
 
+@pytest.mark.slow
 def test_a_client_older_than_the_change_log_gets_a_fresh_put(
     new_server: Callable[..., VexilServer],
 ) -> None:
@@ -219,6 +220,7 @@ def test_a_client_older_than_the_change_log_gets_a_fresh_put(
     assert put.json() == ruleset
 
 
+@pytest.mark.slow
 def test_an_idle_stream_gets_heartbeats(new_server: Callable[..., VexilServer]) -> None:
     instance = new_server(VEXIL_HEARTBEAT_SECONDS="0.2")
     with instance.admin() as admin:
@@ -252,6 +254,7 @@ def test_a_client_key_cannot_open_a_stream(
     assert response.json()["error"]["code"] == "forbidden"
 
 
+@pytest.mark.slow
 def test_open_streams_and_propagation_are_measured(
     new_server: Callable[..., VexilServer],
 ) -> None:
@@ -269,6 +272,7 @@ def test_open_streams_and_propagation_are_measured(
         wait_for(lambda: metric(sdk, "vexil_open_streams") == 0, what="the stream to close")
 
 
+@pytest.mark.slow
 def test_sigterm_ends_open_streams_and_the_server_exits(
     new_server: Callable[..., VexilServer],
 ) -> None:

@@ -172,6 +172,7 @@ def test_a_slow_but_steady_reader_is_not_dropped(new_server: Callable[..., Vexil
     assert metric(instance, "vexil_streams_ended_by_server_total", reason="send_timeout") == 0
 
 
+@pytest.mark.slow
 def test_a_key_holds_at_most_max_streams_per_key(new_server: Callable[..., VexilServer]) -> None:
     instance = new_server("sqlite", VEXIL_MAX_STREAMS_PER_KEY="2")
     with token_client(instance) as admin:

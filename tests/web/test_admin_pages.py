@@ -242,6 +242,7 @@ def test_audit_filters_narrow_the_list(page: Page, web_server: VexilServer) -> N
     expect(page.locator("#a-until-error")).to_have_text("The end date is before the start date.")
 
 
+@pytest.mark.slow
 def test_the_audit_log_pages_newest_first(web_server: VexilServer) -> None:
     project = create_project(web_server)
     create_flag(web_server, project, "busy")

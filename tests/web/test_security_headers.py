@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import httpx
+import pytest
 from _web import API, create_flag, create_project, sign_in
 from playwright.sync_api import Browser, Page, Route, expect
 
@@ -134,6 +135,7 @@ def session_cookie(response: httpx.Response) -> str:
     return cookie
 
 
+@pytest.mark.slow
 def test_behind_a_trusted_proxy_https_makes_secure_sessions_and_hsts(
     new_server: Callable[..., VexilServer],
 ) -> None:
@@ -150,6 +152,7 @@ def test_behind_a_trusted_proxy_https_makes_secure_sessions_and_hsts(
         assert HSTS not in response.headers
 
 
+@pytest.mark.slow
 def test_without_trusted_proxies_x_forwarded_proto_is_ignored(
     new_server: Callable[..., VexilServer],
 ) -> None:
@@ -161,6 +164,7 @@ def test_without_trusted_proxies_x_forwarded_proto_is_ignored(
         assert HSTS not in response.headers
 
 
+@pytest.mark.slow
 def test_hsts_seconds_0_never_sends_hsts(new_server: Callable[..., VexilServer]) -> None:
     server = new_server("sqlite", VEXIL_TRUSTED_PROXIES="127.0.0.1", VEXIL_HSTS_SECONDS="0")
     response = httpx.get(

@@ -97,6 +97,7 @@ def signed_in(web_server: VexilServer) -> Iterator[tuple[httpx.Client, str, str]
         yield web, csrf, create_project(web_server)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(("op", "typed", "stored"), CASES)
 def test_both_editors_store_what_was_typed_alike(
     web_server: VexilServer,
