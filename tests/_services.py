@@ -317,6 +317,18 @@ def metric(server: VexilServer, name: str, **labels: str) -> float:
     return 0.0
 
 
+def run_vexil(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    """The ``vexil`` command, run as users run it, in ``cwd``; bounded to a minute."""
+    return subprocess.run(
+        [sys.executable, "-m", "vexil", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
 def sdk_key(
     admin: httpx.Client, project: str, env: str = "development", kind: str = "server"
 ) -> str:

@@ -7,15 +7,13 @@ The commands write through the same service as the admin API, so a running serve
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
-from _services import VexilServer, sdk_key, wait_for
+from _services import VexilServer, run_vexil, sdk_key, wait_for
 from vexil import Client
 from vexil.flags import Ruleset
 
@@ -59,17 +57,6 @@ flags:
 """
 
 
-def vexil(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vexil", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def where(server: VexilServer, project: str, env: str = "development") -> list[str]:
     return ["--project", project, "--env", env, "--database", server.database_url]
 
@@ -85,7 +72,7 @@ def test_an_import_reaches_the_server_and_its_sdks(
     path.write_text(json.dumps(DOCUMENT))
     with Client(sdk_key(admin, project), url=server.base_url, send_events=False) as client:
         assert client.variation("page-size", {"key": "u-1", "searches": 30}, 0) == 0
-        done = vexil(
+        done = run_vexil(
             "import",
             "flagd",
             str(path),
@@ -118,7 +105,7 @@ def test_an_import_reaches_the_server_and_its_sdks(
         ("page-size", "cli", "PAY-1"),
     }
 
-    again = vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
+    again = run_vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
     assert again.returncode == 0, again.stderr
     assert again.stdout.splitlines() == ["unchanged: new-checkout, page-size"]
 
@@ -128,12 +115,14 @@ def test_yaml_files_a_dry_run_and_skipping_existing_flags(
 ) -> None:
     path = tmp_path / "flags.yaml"
     path.write_text(YAML_DOCUMENT)
-    dry = vexil("import", "flagd", str(path), *where(server, project), "--dry-run", cwd=tmp_path)
+    dry = run_vexil(
+        "import", "flagd", str(path), *where(server, project), "--dry-run", cwd=tmp_path
+    )
     assert dry.returncode == 0, dry.stderr
     assert dry.stdout.splitlines() == ["created: banner", "dry run: nothing was changed"]
     assert flag_keys(admin, project) == set()
 
-    done = vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
+    done = run_vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
     assert done.returncode == 0, done.stderr
     targeting = admin.get(f"{API}/projects/{project}/environments/development/flags/banner").json()
     assert targeting["rules"][0]["clauses"] == [
@@ -141,12 +130,12 @@ def test_yaml_files_a_dry_run_and_skipping_existing_flags(
     ]
 
     path.write_text(YAML_DOCUMENT.replace("defaultVariant: red", "defaultVariant: green"))
-    skip = vexil(
+    skip = run_vexil(
         "import", "flagd", str(path), *where(server, project), "--existing", "skip", cwd=tmp_path
     )
     assert skip.returncode == 0, skip.stderr
     assert skip.stdout.splitlines() == ["skipped: banner"]
-    update = vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
+    update = run_vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
     assert update.stdout.splitlines() == ["updated: banner"]
 
 
@@ -162,7 +151,7 @@ def test_refusals_are_one_line_per_problem_with_its_path(
     }
     path = tmp_path / "bad.json"
     path.write_text(json.dumps(bad))
-    done = vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
+    done = run_vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
     assert done.returncode == 1
     assert done.stdout == ""
     lines = done.stderr.splitlines()
@@ -180,15 +169,15 @@ def test_refusals_are_one_line_per_problem_with_its_path(
     assert [f"{p['field']}: {p['message']}" for p in problems] == lines
     assert flag_keys(admin, project) == set()
 
-    missing = vexil("import", "flagd", str(path), *where(server, "no-such"), cwd=tmp_path)
+    missing = run_vexil("import", "flagd", str(path), *where(server, "no-such"), cwd=tmp_path)
     assert (missing.returncode, missing.stderr.strip()) == (2, "--project: no project 'no-such'")
-    env = vexil("import", "flagd", str(path), *where(server, project, "qa"), cwd=tmp_path)
+    env = run_vexil("import", "flagd", str(path), *where(server, project, "qa"), cwd=tmp_path)
     assert (env.returncode, env.stderr.strip()) == (2, "--env: no environment 'qa'")
     path.write_text("{not json")
-    broken = vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
+    broken = run_vexil("import", "flagd", str(path), *where(server, project), cwd=tmp_path)
     assert broken.returncode == 1
     assert broken.stderr.startswith(f"{path}: not valid JSON")
-    absent = vexil(
+    absent = run_vexil(
         "import", "flagd", str(tmp_path / "nope.json"), *where(server, project), cwd=tmp_path
     )
     assert absent.returncode == 1
@@ -206,7 +195,7 @@ def test_export_writes_the_document_the_api_answers(
     url = f"{API}/projects/{project}/environments/development/flags/gated"
     assert admin.put(url, json=gated).status_code == 200
 
-    refused = vexil("export", "flagd", *where(server, project), cwd=tmp_path)
+    refused = run_vexil("export", "flagd", *where(server, project), cwd=tmp_path)
     assert refused.returncode == 1
     assert refused.stdout == ""
     assert refused.stderr.splitlines() == [
@@ -214,7 +203,7 @@ def test_export_writes_the_document_the_api_answers(
     ]
 
     out = tmp_path / "out.json"
-    done = vexil(
+    done = run_vexil(
         "export",
         "flagd",
         *where(server, project),
@@ -240,6 +229,8 @@ def test_export_writes_the_document_the_api_answers(
     assert written == answered
     assert Ruleset.from_flagd(written).evaluate("plain", {}).value is False
 
-    printed = vexil("export", "flagd", *where(server, project), "--skip-unsupported", cwd=tmp_path)
+    printed = run_vexil(
+        "export", "flagd", *where(server, project), "--skip-unsupported", cwd=tmp_path
+    )
     assert printed.returncode == 0, printed.stderr
     assert json.loads(printed.stdout) == answered

@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from _services import ADMIN_PASSWORD, Postgres, VexilServer, free_port, wait_for
+from _services import ADMIN_PASSWORD, Postgres, VexilServer, free_port, run_vexil, wait_for
 
 API = "/api/v1"
 
@@ -75,17 +75,6 @@ def printed_keys(log: str) -> dict[tuple[str, str], str]:
     return {(env, kind): key for env, kind, key in re.findall(pattern, log, re.MULTILINE)}
 
 
-def vexil(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "vexil", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
-
 def ruleset_status(base_url: str, key: str) -> int:
     return httpx.get(f"{base_url}/sdk/v1/ruleset", headers={"Authorization": key}).status_code
 
@@ -96,7 +85,7 @@ def test_db_upgrade_then_a_first_start_prints_the_password_and_keys_once(
 ) -> None:
     path = workdir / f"first-{uuid.uuid4().hex[:8]}.db"
     url = f"sqlite:///{path}"
-    upgraded = vexil("db", "upgrade", "--database", url, cwd=workdir)
+    upgraded = run_vexil("db", "upgrade", "--database", url, cwd=workdir)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "is up to date" in upgraded.stdout
     with sqlite3.connect(path) as conn:
@@ -104,7 +93,9 @@ def test_db_upgrade_then_a_first_start_prints_the_password_and_keys_once(
         assert conn.execute("SELECT count(*) FROM projects").fetchone() == (0,)
     conn.close()
     assert {"projects", "flags", "api_tokens", "audit_log", "alembic_version"} <= tables
-    assert vexil("db", "upgrade", "--database", url, cwd=workdir).returncode == 0  # again: no-op
+    assert (
+        run_vexil("db", "upgrade", "--database", url, cwd=workdir).returncode == 0
+    )  # again: no-op
 
     first = bare(url)
     log = first.log.read_text()
@@ -187,7 +178,7 @@ def test_token_create_prints_a_working_token(
     new_server: Callable[..., VexilServer], workdir: Path
 ) -> None:
     instance = new_server()
-    made = vexil(
+    made = run_vexil(
         "token",
         "create",
         "--name",
@@ -207,7 +198,7 @@ def test_token_create_prints_a_working_token(
         assert client.post(f"{API}/projects", json={"key": "from-cli"}).status_code == 201
         listed = client.get(f"{API}/tokens").json()
     assert [(t["name"], t["role"], t["created_by"]) for t in listed] == [("ci", "admin", "cli")]
-    scoped = vexil(
+    scoped = run_vexil(
         "token",
         "create",
         "--name",
@@ -223,7 +214,7 @@ def test_token_create_prints_a_working_token(
     viewer = {"Authorization": f"Bearer {scoped.stdout.strip()}"}
     projects = httpx.get(f"{instance.base_url}{API}/projects", headers=viewer).json()
     assert [p["key"] for p in projects] == ["default"]
-    bad = vexil(
+    bad = run_vexil(
         "token",
         "create",
         "--name",
@@ -239,10 +230,10 @@ def test_token_create_prints_a_working_token(
 
 def test_db_upgrade_and_token_create_on_postgresql(postgres: Postgres, workdir: Path) -> None:
     url = postgres.create_database(f"vexil_cli_{uuid.uuid4().hex[:8]}")
-    upgraded = vexil("db", "upgrade", "--database", url, cwd=workdir)
+    upgraded = run_vexil("db", "upgrade", "--database", url, cwd=workdir)
     assert upgraded.returncode == 0, upgraded.stderr
     assert "is up to date" in upgraded.stdout
-    made = vexil("token", "create", "--name", "pg", "--database", url, cwd=workdir)
+    made = run_vexil("token", "create", "--name", "pg", "--database", url, cwd=workdir)
     assert made.returncode == 0, made.stderr
     assert made.stdout.startswith("vx-api-")
     with psycopg.connect(url) as conn:

@@ -124,18 +124,29 @@ def test_a_rotated_key_is_refused_from_its_expiry_on_every_replica(
         assert when - expiry < REFUSED_WITHIN, f"refused {when - expiry:.2f} s after its expiry"
 
 
+def streams_on_every_replica(
+    stack: ExitStack, replicas: Replicas, key: str
+) -> tuple[list[httpx.Client], list[SseReader]]:
+    """A client on each replica with a stream of ``key`` open, past its first ``put``."""
+    clients = [
+        stack.enter_context(httpx.Client(base_url=s.base_url, timeout=10))
+        for s in (replicas.a, replicas.b)
+    ]
+    streams = [stack.enter_context(open_stream(c, key)) for c in clients]
+    for events in streams:
+        assert events.event().event == "put"
+    return clients, streams
+
+
 def test_streams_of_a_rotated_key_end_when_it_expires_on_every_replica(
     replicas: Replicas, project: str
 ) -> None:
     old = sdk_key(replicas.admin, project)
     unaffected = sdk_key(replicas.admin, project, "production")
     with ExitStack() as stack:
-        on_a = stack.enter_context(httpx.Client(base_url=replicas.a.base_url, timeout=10))
-        on_b = stack.enter_context(httpx.Client(base_url=replicas.b.base_url, timeout=10))
-        streams = [stack.enter_context(open_stream(c, old)) for c in (on_a, on_b)]
-        other = stack.enter_context(open_stream(on_b, unaffected))
-        for events in [*streams, other]:
-            assert events.event().event == "put"
+        clients, streams = streams_on_every_replica(stack, replicas, old)
+        other = stack.enter_context(open_stream(clients[1], unaffected))
+        assert other.event().event == "put"
         _, expires_at = rotate(replicas.admin, project, overlap=2)
         ended_at = [ends(events) for events in streams]
         toggle(replicas.admin, project, "production", True)
@@ -152,13 +163,7 @@ def test_streams_of_a_revoked_key_end_at_once_on_every_replica(
 ) -> None:
     old = sdk_key(replicas.admin, project)
     with ExitStack() as stack:
-        clients = [
-            stack.enter_context(httpx.Client(base_url=s.base_url, timeout=10))
-            for s in (replicas.a, replicas.b)
-        ]
-        streams = [stack.enter_context(open_stream(c, old)) for c in clients]
-        for events in streams:
-            assert events.event().event == "put"
+        clients, streams = streams_on_every_replica(stack, replicas, old)
         new, revoked_at = rotate(replicas.admin, project, overlap=0)
         ended_at = [ends(events) for events in streams]
         with open_stream(clients[1], new) as fresh:
@@ -177,13 +182,7 @@ def test_streams_of_a_deleted_environment_end_on_every_replica(
     assert created.status_code == 201, created.text
     key = sdk_key(replicas.admin, project, "staging")
     with ExitStack() as stack:
-        clients = [
-            stack.enter_context(httpx.Client(base_url=s.base_url, timeout=10))
-            for s in (replicas.a, replicas.b)
-        ]
-        streams = [stack.enter_context(open_stream(c, key)) for c in clients]
-        for events in streams:
-            assert events.event().event == "put"
+        _, streams = streams_on_every_replica(stack, replicas, key)
         assert replicas.admin.delete(f"{envs}/staging").status_code == 204
         deleted_at = time.time()
         ended_at = [ends(events) for events in streams]
