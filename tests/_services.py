@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -315,6 +316,18 @@ def metric(server: VexilServer, name: str, **labels: str) -> float:
             if sample.name == name and all(sample.labels.get(k) == v for k, v in labels.items()):
                 return float(sample.value)
     return 0.0
+
+
+def database_for(
+    backend: str, request: pytest.FixtureRequest, workdir: Path, prefix: str = "vexil"
+) -> str:
+    """A new, empty database: a file under ``workdir``, or a database of the session's
+    PostgreSQL (started on first use)."""
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+    if backend == "sqlite":
+        return f"sqlite:///{workdir / name}.db"
+    postgres: Postgres = request.getfixturevalue("postgres")
+    return postgres.create_database(name)
 
 
 def run_vexil(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -16,7 +16,15 @@ from typing import Any
 import httpx
 import pytest
 
-from _services import Postgres, Redis, VexilServer, missing, postgres_bin, redis_bin
+from _services import (
+    Postgres,
+    Redis,
+    VexilServer,
+    database_for,
+    missing,
+    postgres_bin,
+    redis_bin,
+)
 
 #: Fixtures that start PostgreSQL (directly, or through a parameter's value).
 POSTGRES_FIXTURES = frozenset({"postgres"})
@@ -59,14 +67,6 @@ def redis_service() -> Iterator[Redis]:
 @pytest.fixture(scope="session")
 def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("servers")
-
-
-def database_for(backend: str, request: pytest.FixtureRequest, workdir: Path) -> str:
-    name = f"vexil_{uuid.uuid4().hex[:10]}"
-    if backend == "sqlite":
-        return f"sqlite:///{workdir / name}.db"
-    pg: Postgres = request.getfixturevalue("postgres")
-    return pg.create_database(name)
 
 
 @pytest.fixture(scope="session", params=["sqlite", "postgresql"])

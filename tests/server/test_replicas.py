@@ -6,28 +6,19 @@ on one SQLite file, through the revision poller.
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable
 from pathlib import Path
 
 import httpx
 import pytest
 
-from _services import Postgres, VexilServer, sdk_key
+from _services import VexilServer, database_for, sdk_key
 from _sse import open_stream
 
 # Several servers per test, on one database.
 pytestmark = pytest.mark.slow
 
 BOOL = {"on": True, "off": False}
-
-
-def shared_database(kind: str, request: pytest.FixtureRequest, workdir: Path) -> str:
-    name = f"vexil_replicas_{uuid.uuid4().hex[:8]}"
-    if kind == "sqlite":
-        return f"sqlite:///{workdir / name}.db"
-    postgres: Postgres = request.getfixturevalue("postgres")
-    return postgres.create_database(name)
 
 
 @pytest.mark.parametrize("kind", ["postgresql", "sqlite"])
@@ -37,7 +28,7 @@ def test_replicas_on_one_database_stream_the_same_changes(
     request: pytest.FixtureRequest,
     workdir: Path,
 ) -> None:
-    url = shared_database(kind, request, workdir)
+    url = database_for(kind, request, workdir, prefix="vexil_replicas")
     a, b = new_server(database_url=url), new_server(database_url=url)
     toggle = "/api/v1/projects/default/environments/development/flags/f/toggle"
     with (
