@@ -226,3 +226,19 @@ def test_events_need_a_server_key(admin: httpx.Client, anon: httpx.Client, proje
     assert post(anon, "vx-srv-not-a-key", []).status_code == 401
     client_key = sdk_key(admin, project, kind="client")
     assert post(anon, client_key, []).status_code == 403
+
+
+def test_identify_events_fill_the_contexts_of_their_environment(
+    server: VexilServer, anon: httpx.Client, key: str
+) -> None:
+    user = f"u-{uuid.uuid4().hex[:8]}"
+    batch = [
+        {"kind": "identify", "context": {"key": user, "plan": "free"}, "at": 1700000000.0},
+        {"kind": "identify", "context": {"key": user, "plan": "pro"}, "at": 1700000100.0},
+        {"kind": "track", "name": "visit", "context": {"key": f"{user}-t"}, "at": 1700000002},
+    ]
+    response = post(anon, key, batch)
+    assert response.status_code == 202, response.text
+    rows = query(server, "SELECT key, attributes FROM contexts WHERE key LIKE :u", u=f"{user}%")
+    decoded = [(k, json.loads(v) if isinstance(v, str) else v) for k, v in rows]
+    assert decoded == [(user, {"plan": "pro"})]  # one row, the newest; track adds none

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError,
 from sqlalchemy import insert
 
 from ._clock import now
+from ._contexts import record_contexts
 from ._errors import ApiError, BadRequest, TooLarge, Unprocessable
 from ._json import reject_constant
 from ._metrics import Metrics
@@ -258,12 +259,20 @@ def store_batch(store: Store, env_id: int, events: list[Summary | Track | Identi
         for counter in event.counters
     ]
     custom = [_custom_row(env_id, e, received) for e in events if not isinstance(e, Summary)]
+    # Identified contexts, for the contexts list: the row of each is upserted.
+    seen = [
+        (row["context_key"], row["context"], row["at"])
+        for row in custom
+        if row["kind"] == "identify"
+    ]
     if counts or custom:
         with store.write() as tx:
             if counts:
                 tx.conn.execute(insert(evaluation_counts), counts)
             if custom:
                 tx.conn.execute(insert(custom_events), custom)
+            if seen:
+                record_contexts(tx.conn, env_id, seen)
     evaluations = sum(c.count for e in events if isinstance(e, Summary) for c in e.counters)
     return Ingested(dict(Tally(e.kind for e in events)), evaluations)
 

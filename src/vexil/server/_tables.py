@@ -285,4 +285,97 @@ custom_events = Table(
     Column("data", Json, nullable=True),
     Column("at", Float, nullable=False),
     _time("received_at"),
+    #: Experiment analysis: a metric's events of a context after its exposure (migration 0005).
+    Index(None, "environment_id", "name", "context_key", "at"),
+    #: The events page and retention, newest first (migration 0005).
+    Index(None, "environment_id", "at"),
+)
+
+# ------------------------------------------------------------------ experimentation
+
+#: What an experiment measures, per project: a ``track`` event read one way.
+metrics = Table(
+    "metrics",
+    metadata,
+    _id(),
+    _owner("projects"),
+    _text("key"),
+    _text("name"),
+    Column("description", Text, nullable=False, default=""),
+    #: The ``track`` event name the metric reads.
+    _text("event"),
+    #: "conversion", "count", "sum" or "mean" (of ``value``, per context).
+    Column("kind", String(20), nullable=False),
+    Column("higher_is_better", Boolean, nullable=False, default=True),
+    #: Winsorization: a context's value above this counts as this.
+    Column("cap", Float, nullable=True),
+    _version(),
+    _now(),
+    _time("updated_at"),
+    UniqueConstraint("project_id", "key"),
+)
+
+#: An experiment on one flag in one environment; its traffic is the flag's rollout
+#: marked ``experiment``.
+experiments = Table(
+    "experiments",
+    metadata,
+    _id(),
+    _owner("environments"),
+    _text("key"),
+    _text("name"),
+    _text("flag_key"),
+    Column("hypothesis", Text, nullable=False, default=""),
+    #: The variation the others are compared with.
+    _text("control"),
+    #: Metric keys: one primary, then secondary and guardrail lists.
+    _text("primary_metric"),
+    Column("secondary_metrics", Json, nullable=False),
+    Column("guardrail_metrics", Json, nullable=False),
+    #: How results are computed: method, sequential, confidence level, correction.
+    Column("analysis", Json, nullable=False),
+    #: "draft", "running", "stopped" or "shipped".
+    Column("status", String(20), nullable=False),
+    #: The rollout when the experiment started (variation weights), for the SRM check.
+    Column("traffic", Json, nullable=True),
+    _time("started_at", nullable=True),
+    _time("stopped_at", nullable=True),
+    Column("shipped_variation", String(200), nullable=True),
+    _version(),
+    _now(),
+    _time("updated_at"),
+    UniqueConstraint("environment_id", "key"),
+    Index(None, "environment_id", "flag_key", "status"),
+)
+
+#: Each context's first exposure to each variation of a running experiment: a context
+#: with two rows was served two variations, and is counted apart, not mixed in.
+experiment_exposures = Table(
+    "experiment_exposures",
+    metadata,
+    Column(
+        "experiment_id",
+        ForeignKey("experiments.id", ondelete="CASCADE"),
+        primary_key=True,
+    ),
+    Column("context_key", String(500), primary_key=True),
+    Column("variant", String(200), primary_key=True),
+    #: When the SDK served it, in Unix seconds (as events' ``at``).
+    Column("first_at", Float, nullable=False),
+)
+
+#: The contexts SDKs identified or exposed, one row each, updated: LaunchDarkly's "Users".
+contexts = Table(
+    "contexts",
+    metadata,
+    _id(),
+    _owner("environments"),
+    Column("key", String(500), nullable=False),
+    Column("attributes", Json, nullable=False),
+    #: Counted, never listed.
+    Column("anonymous", Boolean, nullable=False, default=False),
+    _time("first_seen"),
+    _time("last_seen"),
+    UniqueConstraint("environment_id", "key"),
+    Index(None, "environment_id", "last_seen"),
 )
