@@ -129,6 +129,9 @@ def test_the_sample_ratio_check_reads_uneven_weights() -> None:
     assert sample_ratio([9300, 700], [0.9, 0.1]).mismatch
     assert sample_ratio([100, 3], [1, 0]).mismatch  # units where the weight is 0
     assert not sample_ratio([0, 0], [1, 1]).mismatch
+    unused = sample_ratio([0, 480, 520], [0, 1, 1])  # a variation weighted 0, and empty
+    assert not unused.mismatch
+    assert unused.expected == pytest.approx((0.0, 500.0, 500.0))
 
 
 @pytest.mark.parametrize(("ours", "theirs"), [("holm", "holm"), ("benjamini-hochberg", "fdr_bh")])

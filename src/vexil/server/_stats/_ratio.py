@@ -32,15 +32,14 @@ def sample_ratio(
     if total == 0 or weight <= 0 or len(observed) < 2:
         return SampleRatio(0.0, 1.0, tuple(0.0 for _ in observed), False)
     expected = [total * w / weight for w in weights]
+    shown = tuple(expected)  # in the variations' order, whatever is left out below
     if any(e == 0 for e in expected):
         # A variation weighted 0 that got units is a mismatch by itself.
         stray = any(o > 0 and e == 0 for o, e in zip(observed, expected, strict=True))
         kept = [(o, e) for o, e in zip(observed, expected, strict=True) if e > 0]
         if stray or len(kept) < 2:
-            return SampleRatio(
-                float("inf") if stray else 0.0, 0.0 if stray else 1.0, tuple(expected), stray
-            )
+            return SampleRatio(float("inf") if stray else 0.0, 0.0 if stray else 1.0, shown, stray)
         observed, expected = [o for o, _ in kept], [e for _, e in kept]
     result = stats.chisquare(observed, expected)
     p = float(result.pvalue)
-    return SampleRatio(float(result.statistic), p, tuple(expected), p < threshold)
+    return SampleRatio(float(result.statistic), p, shown, p < threshold)
